@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"]),
+        .library(name: "OCI", targets: ["OCI"]),
+        .library(name: "FerryCore", targets: ["FerryCore"]),
+        .library(name: "Layout", targets: ["Layout"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // System libraries for the archive backends (oci-archive:, cocoon-archive:).
+        .systemLibrary(
+            name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // The model: digests, descriptors, manifests, references. No I/O.
+        .target(
+            name: "OCI",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The storage protocol, the in-memory store, hashing streams and the copy engine.
+        .target(
+            name: "FerryCore",
+            dependencies: [
+                "OCI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        // oci: (OCI image-layout directories).
+        .target(
+            name: "Layout",
+            dependencies: [
+                "OCI", "FerryCore",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .executableTarget(
+            name: "ferry",
+            dependencies: [
+                "OCI", "FerryCore", "Layout",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "FerryCoreTests", dependencies: ["OCI", "FerryCore"]),
+        .testTarget(name: "LayoutTests", dependencies: ["OCI", "FerryCore", "Layout"]),
+        .testTarget(name: "FerryCLITests", dependencies: ["ferry", "OCI", "FerryCore", "Layout"]),
+    ]
+)

@@ -1,0 +1,36 @@
+import OCI
+
+/// Checks bytes against a descriptor while they stream: it counts and hashes each chunk, fails
+/// with `SIZE_INVALID` as soon as there are too many bytes, and at the end with `SIZE_INVALID` or
+/// `DIGEST_INVALID` when the total or the hash differ.
+public struct BlobVerifier {
+    public let expected: Descriptor
+    private var hasher: DigestHasher
+    /// The number of bytes seen so far.
+    public private(set) var count: Int64 = 0
+
+    public init(expecting descriptor: Descriptor) {
+        expected = descriptor
+        hasher = DigestHasher(descriptor.digest.algorithm)
+    }
+
+    /// Counts and hashes one chunk.
+    public mutating func update(_ chunk: [UInt8]) throws {
+        count += Int64(chunk.count)
+        guard count <= expected.size else {
+            throw StorageError(.sizeInvalid, "\(expected.digest): more than the \(expected.size) bytes its descriptor gives")
+        }
+        chunk.withUnsafeBytes { hasher.update($0) }
+    }
+
+    /// Checks the total size and the digest.
+    public func finish() throws {
+        guard count == expected.size else {
+            throw StorageError(.sizeInvalid, "\(expected.digest): \(count) bytes where its descriptor gives \(expected.size)")
+        }
+        let actual = hasher.finalize()
+        guard actual == expected.digest else {
+            throw StorageError(.digestInvalid, "\(expected.digest): content hashes to \(actual)")
+        }
+    }
+}

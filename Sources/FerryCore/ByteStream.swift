@@ -1,0 +1,69 @@
+/// A single-pass stream of byte chunks: how every blob and manifest body travels between
+/// backends. Nothing holds a whole blob in memory; each chunk is at most `chunkSize` bytes.
+public struct ByteStream: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+
+    /// The chunk size readers use (1 MiB: few system calls, little memory per blob in flight).
+    public static let chunkSize = 1 << 20
+
+    private let produce: @Sendable () async throws -> [UInt8]?
+
+    /// A stream whose chunks come from successive calls of `next`, until it returns nil.
+    public init(_ next: @escaping @Sendable () async throws -> [UInt8]?) {
+        produce = next
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        fileprivate let produce: @Sendable () async throws -> [UInt8]?
+        public mutating func next() async throws -> [UInt8]? {
+            while let chunk = try await produce() {
+                if !chunk.isEmpty { return chunk }
+            }
+            return nil
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(produce: produce) }
+
+    /// A stream of the given bytes, cut into chunks.
+    public static func bytes(_ bytes: [UInt8], chunkSize: Int = ByteStream.chunkSize) -> ByteStream {
+        let cursor = Cursor()
+        return ByteStream {
+            let start = cursor.advance(by: chunkSize, limit: bytes.count)
+            guard start < bytes.count else { return nil }
+            return Array(bytes[start..<Swift.min(start + chunkSize, bytes.count)])
+        }
+    }
+
+    /// A stream that calls `observe` with each chunk before passing it on.
+    public func observing(_ observe: @escaping @Sendable ([UInt8]) -> Void) -> ByteStream {
+        let upstream = produce
+        return ByteStream {
+            let chunk = try await upstream()
+            if let chunk { observe(chunk) }
+            return chunk
+        }
+    }
+
+    /// Reads the whole stream, failing with `SIZE_INVALID` once it passes `limit` bytes.
+    public func collect(upTo limit: Int, what: @autoclosure () -> String) async throws -> [UInt8] {
+        var result = [UInt8]()
+        for try await chunk in self {
+            guard result.count + chunk.count <= limit else {
+                throw StorageError(.sizeInvalid, "\(what()): larger than \(limit) bytes")
+            }
+            result += chunk
+        }
+        return result
+    }
+}
+
+/// A position shared by the closures of one stream; a stream is consumed by one task at a time.
+private final class Cursor: @unchecked Sendable {
+    private var position = 0
+    func advance(by step: Int, limit: Int) -> Int {
+        let start = position
+        position = min(position + step, limit)
+        return start
+    }
+}

@@ -1,0 +1,92 @@
+import OCI
+
+/// One problem `ferry verify` found.
+public struct Fault: Sendable, CustomStringConvertible, Codable {
+    /// The content at fault: a tag, a manifest or a blob.
+    public let subject: String
+    public let problem: String
+
+    public var description: String { "\(subject): \(problem)" }
+}
+
+/// What a verification checked and what it found.
+public struct VerificationReport: Sendable {
+    public var manifests = 0
+    public var blobs = 0
+    public var bytes: Int64 = 0
+    public var faults: [Fault] = []
+}
+
+/// Re-hashes content and checks that every manifest names only content that is present.
+public struct StorageVerifier: Sendable {
+    public let jobs: Int
+
+    public init(jobs: Int = 4) {
+        self.jobs = max(1, jobs)
+    }
+
+    /// Verifies the graphs under `roots`, and every blob in `stored` (blobs no manifest names
+    /// are re-hashed too: a blob must match its name).
+    public func verify(
+        roots: [(name: String, repository: String, descriptor: Descriptor)], in storage: any Storage,
+        stored: [(digest: Digest, size: Int64)] = []
+    ) async -> VerificationReport {
+        var report = VerificationReport()
+        var blobs: [Digest: (descriptor: Descriptor, repository: String, namedBy: String)] = [:]
+        var seen = Set<Digest>()
+        var pending = roots.map { (descriptor: $0.descriptor, repository: $0.repository, namedBy: $0.name) }
+        while let (descriptor, repository, namedBy) = pending.popLast() {
+            guard seen.insert(descriptor.digest).inserted else { continue }
+            let manifest: Manifest
+            do {
+                manifest = try await storage.fetchManifest(descriptor, in: repository)
+            } catch {
+                report.faults.append(Fault(subject: "manifest \(descriptor.digest) (named by \(namedBy))", problem: "\(error)"))
+                continue
+            }
+            report.manifests += 1
+            pending += manifest.manifests.map { ($0, repository, "index \(manifest.digest)") }
+            for blob in manifest.blobs where blobs[blob.digest] == nil {
+                blobs[blob.digest] = (blob, repository, "manifest \(manifest.digest)")
+            }
+        }
+        let named = blobs.values.map { $0 }
+        let unnamed = stored.filter { blobs[$0.digest] == nil && !seen.contains($0.digest) }.map {
+            (descriptor: Descriptor(mediaType: MediaType.octetStream, digest: $0.digest, size: $0.size), repository: "", namedBy: "no manifest")
+        }
+        await withTaskGroup(of: (Int64, Fault?).self) { group in
+            var queue = (named + unnamed).sorted { $0.descriptor.size > $1.descriptor.size }[...]
+            func startNext() {
+                guard let (descriptor, repository, namedBy) = queue.popFirst() else { return }
+                group.addTask {
+                    do {
+                        try await self.rehash(descriptor, in: storage, repository: repository)
+                        return (descriptor.size, nil)
+                    } catch {
+                        return (0, Fault(subject: "blob \(descriptor.digest) (named by \(namedBy))", problem: "\(error)"))
+                    }
+                }
+            }
+            for _ in 0..<jobs { startNext() }
+            while let (bytes, fault) = await group.next() {
+                report.blobs += 1
+                report.bytes += bytes
+                if let fault { report.faults.append(fault) }
+                startNext()
+            }
+        }
+        report.faults.sort { $0.subject < $1.subject }
+        return report
+    }
+
+    private func rehash(_ descriptor: Descriptor, in storage: any Storage, repository: String) async throws {
+        guard try await storage.blobExists(descriptor.digest, in: repository) else {
+            throw StorageError(.blobUnknown, "missing")
+        }
+        var verifier = BlobVerifier(expecting: descriptor)
+        for try await chunk in try await storage.fetch(descriptor, in: repository) {
+            try verifier.update(chunk)
+        }
+        try verifier.finish()
+    }
+}

@@ -1,0 +1,76 @@
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A temporary file beside its final place (`.ferry-<random>.tmp`), locked while it is written
+/// so that a sweeper can tell a live writer's file from a killed writer's. Content becomes visible
+/// only by `commit(to:)`: fsync, then rename.
+public final class TempFile: @unchecked Sendable {
+    public let path: FilePath
+    private let fd: FileDescriptor
+
+    /// Creates and locks a temporary file in the directory of `final`. The file is created under a
+    /// shared lock on `lockRoot`, so a sweep (exclusive) never sees it unlocked; pass nil when the
+    /// caller already holds that lock exclusively.
+    public init(beside final: FilePath, lockRoot: FilePath?) throws {
+        let directory = final.removingLastComponent()
+        var created: (FilePath, FileDescriptor)?
+        func create() throws {
+            for _ in 0..<8 {
+                let candidate = directory.appending(".ferry-\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).tmp")
+                do {
+                    let fd = try FileDescriptor.open(
+                        candidate, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],
+                        permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                    guard flock(fd.rawValue, LOCK_EX) == 0 else {
+                        try? fd.close()
+                        throw FileSystem.failure(candidate, "lock")
+                    }
+                    created = (candidate, fd)
+                    return
+                } catch Errno.fileExists {
+                    continue
+                } catch let errno as Errno {
+                    throw StorageError(.unknown, "\(candidate): \(errno)")
+                }
+            }
+        }
+        if let lockRoot {
+            try FileSystem.withLock(on: lockRoot, shared: true, create)
+        } else {
+            try create()
+        }
+        guard let (path, fd) = created else { throw StorageError(.unknown, "\(directory): no free temporary name") }
+        self.path = path
+        self.fd = fd
+    }
+
+    /// Whether a directory entry is one of Ferry's temporary files.
+    public static func isTemporaryName(_ name: String) -> Bool {
+        name.hasPrefix(".ferry-") && name.hasSuffix(".tmp")
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) throws {
+        do {
+            _ = try fd.writeAll(bytes)
+        } catch let errno as Errno {
+            throw StorageError(.unknown, "\(path): write: \(errno)")
+        }
+    }
+
+    /// fsyncs the file and renames it to `final`, replacing what is there.
+    public func commit(to final: FilePath) throws {
+        guard fsync(fd.rawValue) == 0 else { throw FileSystem.failure(path, "fsync") }
+        guard rename(path.string, final.string) == 0 else { throw FileSystem.failure(final, "rename") }
+        try? fd.close()
+    }
+
+    /// Removes the file (after a failure).
+    public func discard() {
+        unlink(path.string)
+        try? fd.close()
+    }
+}

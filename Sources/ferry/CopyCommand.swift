@@ -1,0 +1,57 @@
+import ArgumentParser
+import FerryCore
+import Layout
+import OCI
+
+extension RefNameStyle: ExpressibleByArgument {}
+extension ProgressMode: ExpressibleByArgument {}
+
+extension Ferry {
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy one artifact (image, index, snapshot, cloud image) with everything it names.",
+            discussion: "Blobs the destination already has are not read. Everything read is verified before it becomes visible; the tag is written last.")
+
+        @Argument(help: "The source reference, e.g. oci:DIR:TAG.") var source: String
+        @Argument(help: "The destination reference, e.g. oci:DIR[:TAG]. Without a tag, the source's tag is used.") var destination: String
+        @OptionGroup var transfer: TransferOptions
+        @Flag(name: .long, help: "Copy every child of an index, not only the host's platform.") var all = false
+        @Option(name: .long, help: "The platform to pick from an index: os/arch[/variant] (default: the host's).") var platform: String?
+        @Option(name: .long, help: "How a layout names new tags: bare (v1) or full (example.com/app:v1).") var refName: RefNameStyle = .bare
+        @Option(name: .long, help: "Progress: auto (bars on a terminal), plain (lines) or none.") var progress: ProgressMode = .auto
+        @Flag(name: .long, help: "Print one JSON object per line for every event, and a summary last.") var json = false
+
+        func run() async throws {
+            let sourceRef = try Reference(parsing: source)
+            let destinationRef = try Reference(parsing: destination)
+            let wanted = try platform.map { try Platform(parsing: $0) }
+            let tag = try destinationTag(source: sourceRef, destination: destinationRef)
+            let destinationRepository = destinationRef.repository.isEmpty ? sourceRef.repository : destinationRef.repository
+            let sourceStore = try Backends.open(sourceRef)
+            let destinationStore = try Backends.open(destinationRef, refNameStyle: refName)
+            if let tag, let layout = destinationStore as? LayoutStore {
+                _ = try layout.refName(forTag: tag, repository: destinationRepository)
+            }
+            let reporter = ProgressReporter(mode: progress, json: json)
+            let engine = CopyEngine(
+                options: CopyOptions(jobs: transfer.jobs, platform: wanted, allPlatforms: all),
+                events: { reporter.handle($0) })
+            let result = try await engine.copy(
+                from: CopyEndpoint(sourceStore, repository: sourceRef.repository), sourceRef.selector,
+                to: CopyEndpoint(destinationStore, repository: destinationRepository), tag: tag)
+            reporter.summarize(result, source: source, destination: destination)
+        }
+
+        /// The destination's tag: its own, else the source's (the tag part of a full reference
+        /// unless the destination is a layout that keeps full names), else none.
+        private func destinationTag(source: Reference, destination: Reference) throws -> String? {
+            switch destination.selector {
+            case .tag(let tag): return tag
+            case .digest: throw StorageError(.nameInvalid, "\(self.destination): a destination takes a tag, not a digest")
+            case nil:
+                guard case .tag(let tag) = source.selector else { return nil }
+                return Names.splitTag(tag)?.tag ?? tag
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Writing to the terminal and formatting figures.
+enum Output {
+    private static let lock = NSLock()
+
+    /// Writes one line to stdout.
+    static func line(_ text: String) {
+        lock.withLock { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+    }
+
+    /// Writes to stderr without a newline.
+    static func error(_ text: String) {
+        lock.withLock { FileHandle.standardError.write(Data(text.utf8)) }
+    }
+
+    /// Writes one JSON object as a line on stdout.
+    static func json(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        line(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Writes an Encodable value as one JSON line on stdout.
+    static func json<T: Encodable>(encoding value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        line(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// `1.5 MiB`, `512 B`.
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    /// The first 12 hex characters of a digest, as docker shows it.
+    static func short(_ digest: CustomStringConvertible) -> String {
+        let text = digest.description
+        guard let colon = text.firstIndex(of: ":") else { return text }
+        return String(text[text.index(after: colon)...].prefix(12))
+    }
+
+    /// Whether stderr is a terminal.
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import FerryCore
+import OCI
+
+extension Ferry {
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-hash every blob and check that every manifest names only present content; exit 1 on any fault.")
+
+        @Argument(help: "A reference (oci:DIR:TAG) or a whole location (oci:DIR).") var target: String
+        @OptionGroup var transfer: TransferOptions
+        @Flag(name: .long, help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            let verifier = StorageVerifier(jobs: transfer.jobs)
+            let report: VerificationReport
+            let reference = try Reference(parsing: target)
+            let store = try Backends.open(reference)
+            if reference.selector == nil, let inventory = store as? any Inventory {
+                report = await verifier.verify(roots: try await inventory.roots(), in: store, stored: try await inventory.storedBlobs())
+            } else {
+                let root = try await store.resolve(reference.selector, in: reference.repository)
+                report = await verifier.verify(roots: [(target, reference.repository, root)], in: store)
+            }
+            if json {
+                Output.json([
+                    "target": target, "manifests": report.manifests, "blobs": report.blobs, "bytes": report.bytes,
+                    "faults": report.faults.map { ["subject": $0.subject, "problem": $0.problem] },
+                ])
+            } else {
+                for fault in report.faults { Output.error("ferry: \(target): \(fault)\n") }
+                let verdict = report.faults.isEmpty ? "ok" : "\(report.faults.count) fault(s)"
+                Output.line("\(target): \(verdict): \(report.manifests) manifest(s), \(report.blobs) blob(s), \(Output.bytes(report.bytes)) verified")
+            }
+            if !report.faults.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
