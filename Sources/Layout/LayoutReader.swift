@@ -102,4 +102,20 @@ extension LayoutStore {
             return result
         }
     }
+
+    /// Every digest that `index.json` reaches: its manifests, their children, configs and layers.
+    /// Manifests that are missing or unreadable end the walk along their branch.
+    func reachableDigests() throws -> Set<Digest> {
+        var reached = Set<Digest>()
+        var pending = try readIndex().manifests
+        while let descriptor = pending.popLast() {
+            guard reached.insert(descriptor.digest).inserted, descriptor.size <= Int64(Manifest.maximumSize),
+                let bytes = try? FileSystem.readFile(blobPath(descriptor.digest), limit: Manifest.maximumSize),
+                let manifest = try? Manifest(bytes: bytes, declaredType: descriptor.mediaType, digestAlgorithm: descriptor.digest.algorithm)
+            else { continue }
+            pending += manifest.manifests
+            for blob in manifest.blobs { reached.insert(blob.digest) }
+        }
+        return reached
+    }
 }

@@ -27,6 +27,8 @@ public final class LayoutStore: Storage, Inventory {
     struct WriteState {
         var preparation: Task<Void, Error>?
         var createdRoot = false
+        /// Blobs this store renamed into place, for `abort()`.
+        var written: [Digest] = []
     }
 
     let writeState = Mutex(WriteState())

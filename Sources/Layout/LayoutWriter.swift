@@ -3,6 +3,10 @@ import Foundation
 import OCI
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension LayoutStore {
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
         try await prepareForWriting()
@@ -21,6 +25,7 @@ extension LayoutStore {
             }
             try verifier.finish()
             try await BlockingIO.run { try temp.commit(to: final) }
+            writeState.withLock { $0.written.append(descriptor.digest) }
         } catch {
             temp.discard()
             throw error
@@ -47,10 +52,24 @@ extension LayoutStore {
         }
     }
 
-    /// Removes the layout when this store created it and a copy into it failed.
+    /// After a failed copy: removes the layout if this store created it; otherwise removes the
+    /// blobs this store wrote that nothing in `index.json` reaches, so the layout is as it was.
     public func abort() async {
-        let created = writeState.withLock { $0.createdRoot }
-        if created { try? FileManager.default.removeItem(atPath: root.string) }
+        let (created, written) = writeState.withLock { ($0.createdRoot, $0.written) }
+        guard created || !written.isEmpty else { return }
+        try? await BlockingIO.run {
+            try FileSystem.withLock(on: self.root) {
+                // A layout this store created goes, unless a concurrent writer has tagged into it.
+                if created, (try? self.readIndex().manifests.isEmpty) ?? true {
+                    try? FileManager.default.removeItem(atPath: self.root.string)
+                    return
+                }
+                let reachable = try self.reachableDigests()
+                for digest in written where !reachable.contains(digest) {
+                    unlink(self.blobPath(digest).string)
+                }
+            }
+        }
     }
 
     /// Before the first write: create the directory if needed, make sure it is a layout (or
@@ -76,12 +95,12 @@ extension LayoutStore {
         }
         let created = try FileSystem.makeDirectory(root)
         writeState.withLock { $0.createdRoot = created }
-        if !created, !FileSystem.exists(layoutFilePath),
-            !((try? FileManager.default.contentsOfDirectory(atPath: root.string))?.isEmpty ?? false)
-        {
-            throw StorageError(.nameInvalid, "\(displayName): exists, is not empty and is not an OCI layout (no oci-layout file)")
-        }
         try FileSystem.withLock(on: root) {
+            // Under the lock: another writer may be creating this layout right now.
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root.string)) ?? []
+            if !FileSystem.exists(layoutFilePath), !entries.allSatisfy(TempFile.isTemporaryName) {
+                throw StorageError(.nameInvalid, "\(displayName): exists, is not empty and is not an OCI layout (no oci-layout file)")
+            }
             if FileSystem.exists(layoutFilePath) {
                 try checkLayoutVersion()
             } else {

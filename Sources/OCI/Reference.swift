@@ -161,7 +161,13 @@ private func unknownTransport(_ transport: String, input: String, forms: [String
 /// `PATH[:TAG|@DIGEST]`: the path ends at the first ':' (as skopeo reads it); the tag may be a
 /// full reference such as `example.com/app:v1`.
 private func parseLayoutBody(_ body: String, input: String) throws -> (String, ManifestSelector?) {
-    if let at = body.lastIndex(of: "@"), let digest = try? Digest(parsing: String(body[body.index(after: at)...])) {
+    if let at = body.lastIndex(of: "@"), body[body.index(after: at)...].contains(":") {
+        let digest: Digest
+        do {
+            digest = try Digest(parsing: String(body[body.index(after: at)...]))
+        } catch let error as ValidationError {
+            throw ValidationError(input, error.problem)
+        }
         let path = String(body[..<at])
         guard !path.isEmpty else { throw ValidationError(input, "missing path before '@'") }
         return (path, .digest(digest))
