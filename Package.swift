@@ -24,6 +24,9 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // Linux calls that Swift's Glibc module does not export (they need _GNU_SOURCE).
+        .target(name: "CFerrySystem"),
+
         // The model: digests, descriptors, manifests, references. No I/O.
         .target(
             name: "OCI",
@@ -32,7 +35,7 @@ let package = Package(
         .target(
             name: "FerryCore",
             dependencies: [
-                "OCI",
+                "OCI", "CFerrySystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

@@ -1,3 +1,4 @@
+import CFerrySystem
 import SystemPackage
 
 #if canImport(Glibc)
@@ -10,6 +11,12 @@ import SystemPackage
 public final class TempFile: @unchecked Sendable {
     public let path: FilePath
     private let fd: FileDescriptor
+    private var written: Int64 = 0
+    private var flushedUpTo: Int64 = 0
+
+    /// Writeback is started every this many bytes, so the disk works while the copy goes on and
+    /// the fsync of `commit(to:)` waits only for the tail.
+    static let writebackInterval: Int64 = 8 << 20
 
     /// Creates and locks a temporary file in the directory of `final`. The file is created under a
     /// shared lock on `lockRoot`, so a sweep (exclusive) never sees it unlocked; pass nil when the
@@ -52,12 +59,18 @@ public final class TempFile: @unchecked Sendable {
         name.hasPrefix(".ferry-") && name.hasSuffix(".tmp")
     }
 
-    /// Appends bytes.
+    /// Appends bytes. Not for concurrent use: one writer per temporary file.
     public func write(_ bytes: [UInt8]) throws {
         do {
             _ = try fd.writeAll(bytes)
         } catch let errno as Errno {
             throw StorageError(.unknown, "\(path): write: \(errno)")
+        }
+        written += Int64(bytes.count)
+        if written - flushedUpTo >= TempFile.writebackInterval {
+            // Only starts writeback; durability still comes from the fsync in commit(to:).
+            _ = ferry_start_writeback(fd.rawValue, flushedUpTo, written - flushedUpTo)
+            flushedUpTo = written
         }
     }
 

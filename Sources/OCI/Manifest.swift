@@ -104,21 +104,19 @@ public struct Manifest: Sendable {
         } else {
             isIndex = probe.manifests != nil && probe.config == nil
         }
+        guard probe.schemaVersion == 2 else {
+            throw ValidationError("manifest \(digest)", "schemaVersion \(probe.schemaVersion.map(String.init) ?? "missing") is not supported (only 2)")
+        }
         do {
             if isIndex {
                 let index = try JSONDecoder().decode(ImageIndex.self, from: data)
                 content = .index(index)
                 mediaType = index.mediaType ?? declaredType.flatMap { MediaType.indexes.contains($0) ? $0 : nil } ?? MediaType.imageIndex
             } else {
-                guard probe.schemaVersion == 2 else {
-                    throw ValidationError("manifest \(digest)", "schemaVersion \(probe.schemaVersion.map(String.init) ?? "missing") is not supported (only 2)")
-                }
                 let manifest = try JSONDecoder().decode(ImageManifest.self, from: data)
                 content = .image(manifest)
                 mediaType = manifest.mediaType ?? declaredType.flatMap { MediaType.manifests.contains($0) ? $0 : nil } ?? MediaType.imageManifest
             }
-        } catch let error as ValidationError {
-            throw error
         } catch {
             throw ValidationError("manifest \(digest)", "is not an OCI manifest or index: \(Manifest.reason(error))")
         }
@@ -161,7 +159,12 @@ public struct Manifest: Sendable {
         var mediaType: String?
         var artifactType: String?
         var config: Config?
-        var manifests: [Descriptor]?
+        var manifests: Present?
+    }
+
+    /// Decodes any JSON value: the probe only asks whether a key is there.
+    private struct Present: Decodable {
+        init(from decoder: Decoder) throws {}
     }
 
     static func reason(_ error: Error) -> String {
