@@ -30,7 +30,7 @@ demo: build
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	$(SWIFT) test --skip-build
 
 bench: release
 	@bash scripts/bench.sh $(BUILD_RELEASE)

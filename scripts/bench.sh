@@ -6,7 +6,7 @@ set -euo pipefail
 FERRY=${1:-.build/release/ferry}
 SIZE_MIB=${BENCH_MIB:-1024}
 LAYERS=${BENCH_LAYERS:-8}
-RUNS=${BENCH_RUNS:-2}
+RUNS=${BENCH_RUNS:-3}
 cd "$(dirname "$0")/.."
 FERRY=$(realpath "$FERRY")
 WORK=${BENCH_DIR:-$(pwd)/bench-work}
@@ -33,6 +33,7 @@ python3 scripts/gen-layout.py "$WORK/src" --size-mib "$SIZE_MIB" --layers "$LAYE
 cat "$WORK"/src/blobs/sha256/* >/dev/null   # warm the page cache for every contender alike
 
 t_cp=$(best "$WORK/dst-cp" cp -r "$WORK/src" "$WORK/dst-cp")
+t_cp_sync=$(best "$WORK/dst-cp" sh -c 'cp -r "$1" "$2" && sync' _ "$WORK/src" "$WORK/dst-cp")
 t_skopeo=$(best "$WORK/dst-skopeo" skopeo copy -q --preserve-digests "oci:$WORK/src:bench" "oci:$WORK/dst-skopeo:bench")
 t_ferry=$(best "$WORK/dst-ferry" "$FERRY" copy --progress none "oci:$WORK/src:bench" "oci:$WORK/dst-ferry:bench")
 
@@ -45,9 +46,10 @@ sha=$(openssl speed -evp sha256 -bytes 1048576 -seconds 1 2>/dev/null | awk '/^s
 bytes=$(du -sb "$WORK/src" | cut -f1)
 mib=$(echo "scale=1; $bytes / 1048576" | bc)
 printf '\nferry bench: oci: -> oci:, %s MiB in %s layers, best of %s runs\n' "$mib" "$LAYERS" "$RUNS"
-printf '  %-34s %8.2f s\n' "cp -r" "$t_cp" "skopeo copy --preserve-digests" "$t_skopeo" "ferry copy (verifies every byte)" "$t_ferry" "ferry verify (re-hash all)" "$t_verify"
+printf '  %-34s %8.2f s\n' "cp -r" "$t_cp" "cp -r && sync (durable, like ferry)" "$t_cp_sync" "skopeo copy --preserve-digests" "$t_skopeo" "ferry copy (verifies every byte)" "$t_ferry" "ferry verify (re-hash all)" "$t_verify"
 printf '  ferry vs skopeo:  %.1fx faster\n' "$(echo "$t_skopeo / $t_ferry" | bc -l)"
-printf '  ferry vs cp -r:   %.2fx the time of cp -r\n' "$(echo "$t_ferry / $t_cp" | bc -l)"
+printf '  ferry vs cp -r:   %.2fx the time of cp -r, %.2fx the time of cp -r && sync\n' \
+    "$(echo "$t_ferry / $t_cp" | bc -l)" "$(echo "$t_ferry / $t_cp_sync" | bc -l)"
 printf '  ferry peak RSS:   %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"
 if [ -n "$sha" ]; then
     printf '  sha256 floor:     openssl speed -evp sha256 = %.0f MB/s on one core; ferry copy ran at %.0f MB/s\n' \

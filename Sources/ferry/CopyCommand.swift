@@ -25,10 +25,17 @@ extension Ferry {
             let sourceRef = try Reference(parsing: source)
             let destinationRef = try Reference(parsing: destination)
             let wanted = try platform.map { try Platform(parsing: $0) }
-            let tag = try destinationTag(source: sourceRef, destination: destinationRef)
+            var tag = try destinationTag(source: sourceRef, destination: destinationRef)
             let destinationRepository = destinationRef.repository.isEmpty ? sourceRef.repository : destinationRef.repository
             let sourceStore = try Backends.open(sourceRef)
             let destinationStore = try Backends.open(destinationRef, refNameStyle: refName)
+            var selector = sourceRef.selector
+            if selector == nil, destinationRef.selector == nil {
+                // The source's only manifest: its name travels with it.
+                let only = try await sourceStore.resolve(nil, in: sourceRef.repository)
+                selector = .digest(only.digest)
+                tag = only.refName.map { Names.splitTag($0)?.tag ?? $0 }
+            }
             if let tag, let layout = destinationStore as? LayoutStore {
                 _ = try layout.refName(forTag: tag, repository: destinationRepository)
             }
@@ -37,7 +44,7 @@ extension Ferry {
                 options: CopyOptions(jobs: transfer.jobs, platform: wanted, allPlatforms: all),
                 events: { reporter.handle($0) })
             let result = try await engine.copy(
-                from: CopyEndpoint(sourceStore, repository: sourceRef.repository), sourceRef.selector,
+                from: CopyEndpoint(sourceStore, repository: sourceRef.repository), selector,
                 to: CopyEndpoint(destinationStore, repository: destinationRepository), tag: tag)
             reporter.summarize(result, source: source, destination: destination)
         }
