@@ -30,7 +30,7 @@ demo: build
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 bench: release
 	@bash scripts/bench.sh $(BUILD_RELEASE)

@@ -90,11 +90,9 @@ public struct CopyEngine: Sendable {
             return
         }
         try await destination.storage.pushManifest(manifest, as: target, in: destination.repository)
-        if case .root(let tag) = target {
-            report(.manifestPushed(manifest.descriptor, tag: tag))
-        } else {
-            report(.manifestPushed(manifest.descriptor, tag: nil))
-        }
+        var tag: String?
+        if case .root(let rootTag) = target { tag = rootTag }
+        report(.manifestPushed(manifest.descriptor, tag: tag))
     }
 
     private enum BlobOutcome: Sendable {

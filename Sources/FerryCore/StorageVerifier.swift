@@ -63,7 +63,9 @@ public struct StorageVerifier: Sendable {
                         try await self.rehash(descriptor, in: storage, repository: repository)
                         return (descriptor.size, nil)
                     } catch {
-                        return (0, Fault(subject: "blob \(descriptor.digest) (named by \(namedBy))", problem: "\(error)"))
+                        // BlobVerifier's messages start with the digest, which the subject already names.
+                        let problem = "\(error)".replacingPrefix("\(descriptor.digest): ", with: "")
+                        return (0, Fault(subject: "blob \(descriptor.digest) (named by \(namedBy))", problem: problem))
                     }
                 }
             }
@@ -88,5 +90,11 @@ public struct StorageVerifier: Sendable {
             try verifier.update(chunk)
         }
         try verifier.finish()
+    }
+}
+
+extension String {
+    fileprivate func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
     }
 }

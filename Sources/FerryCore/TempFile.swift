@@ -13,6 +13,7 @@ public final class TempFile: @unchecked Sendable {
     private let fd: FileDescriptor
     private var written: Int64 = 0
     private var flushedUpTo: Int64 = 0
+    private var finished = false
 
     /// Writeback is started every this many bytes, so the disk works while the copy goes on and
     /// the fsync of `commit(to:)` waits only for the tail.
@@ -78,12 +79,17 @@ public final class TempFile: @unchecked Sendable {
     public func commit(to final: FilePath) throws {
         guard fsync(fd.rawValue) == 0 else { throw FileSystem.failure(path, "fsync") }
         guard rename(path.string, final.string) == 0 else { throw FileSystem.failure(final, "rename") }
+        finished = true
         try? fd.close()
     }
 
     /// Removes the file (after a failure).
     public func discard() {
+        guard !finished else { return }
+        finished = true
         unlink(path.string)
         try? fd.close()
     }
+
+    deinit { discard() }
 }

@@ -74,13 +74,16 @@ public final class LayoutStore: Storage, Inventory {
         }
     }
 
-    /// Reads, changes and atomically replaces `index.json` under the layout's lock.
+    /// Reads, changes and atomically replaces `index.json` under the layout's lock; nothing is
+    /// written when the change leaves the index as it was.
     func rewriteIndex(_ change: @escaping @Sendable (inout LayoutIndex) throws -> Void) async throws {
         try await BlockingIO.run {
             try FileSystem.withLock(on: self.root) {
                 var index = try self.readIndex()
+                let before = try index.encoded()
                 try change(&index)
-                try FileSystem.writeAtomically(try index.encoded(), to: self.indexPath)
+                let after = try index.encoded()
+                if after != before { try FileSystem.writeAtomically(after, to: self.indexPath) }
             }
         }
     }

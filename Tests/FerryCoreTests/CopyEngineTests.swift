@@ -263,7 +263,7 @@ struct CopyEngineTests {
 
     @Test func corruptedSourceBlobFailsWithDigestInvalid() async throws {
         let source = MemoryStore(name: "src:")
-        let tracked = CommitTrackingStore(MemoryStore(name: "dst:"))
+        let tracked = RecordingStore(MemoryStore(name: "dst:"))
         let image = try await Builder(store: source, repository: repo).image(seed: "bad", layerSizes: [64, 128], as: .root(tag: "v1"))
         let victim = image.blobs[2]
         var tampered = try await source.fetch(victim, in: repo).collect(upTo: Int(victim.size), what: "blob")
@@ -319,7 +319,7 @@ struct CopyEngineTests {
 
     @Test func successfulCopyCommitsOnce() async throws {
         let source = MemoryStore()
-        let tracked = CommitTrackingStore(MemoryStore())
+        let tracked = RecordingStore(MemoryStore())
         try await Builder(store: source, repository: repo).image(seed: "ok", layerSizes: [10], as: .root(tag: "v1"))
         try await CopyEngine().copy(
             from: CopyEndpoint(source, repository: repo), .tag("v1"), to: CopyEndpoint(tracked, repository: repo), tag: "v1")

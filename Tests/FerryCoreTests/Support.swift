@@ -128,10 +128,13 @@ struct Builder {
     }
 }
 
-/// A storage that passes everything to a MemoryStore and records what was fetched.
+/// A storage that passes everything to a MemoryStore and records what was fetched and how
+/// often it was committed and aborted.
 final class RecordingStore: Storage, Inventory {
     let inner: MemoryStore
     private let fetchedLog = Locked<[Digest]>([])
+    let commits = Locked(0)
+    let aborts = Locked(0)
 
     init(_ inner: MemoryStore) { self.inner = inner }
 
@@ -165,38 +168,6 @@ final class RecordingStore: Storage, Inventory {
     func deleteBlob(_ digest: Digest, in repository: String) async throws { await inner.deleteBlob(digest, in: repository) }
     func roots() async throws -> [(name: String, repository: String, descriptor: Descriptor)] { await inner.roots() }
     func storedBlobs() async throws -> [(digest: Digest, size: Int64)] { await inner.storedBlobs() }
-}
-
-/// A destination that counts commits and aborts.
-final class CommitTrackingStore: Storage {
-    let inner: MemoryStore
-    let commits = Locked(0)
-    let aborts = Locked(0)
-
-    init(_ inner: MemoryStore) { self.inner = inner }
-
-    var displayName: String { "tracking:" }
-    func resolve(_ selector: ManifestSelector?, in repository: String) async throws -> Descriptor {
-        try await inner.resolve(selector, in: repository)
-    }
-    func fetch(_ descriptor: Descriptor, in repository: String) async throws -> ByteStream {
-        try await inner.fetch(descriptor, in: repository)
-    }
-    func blobExists(_ digest: Digest, in repository: String) async throws -> Bool { await inner.blobExists(digest, in: repository) }
-    func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
-        await inner.manifestExists(digest, in: repository)
-    }
-    func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
-        try await inner.pushBlob(descriptor, from: stream, in: repository)
-    }
-    func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
-        try await inner.pushManifest(manifest, as: target, in: repository)
-    }
-    func repositories() async throws -> [String] { await inner.repositories() }
-    func tags(in repository: String) async throws -> [String] { await inner.tags(in: repository) }
-    func deleteTag(_ tag: String, in repository: String) async throws { await inner.deleteTag(tag, in: repository) }
-    func deleteManifest(_ digest: Digest, in repository: String) async throws { await inner.deleteManifest(digest, in: repository) }
-    func deleteBlob(_ digest: Digest, in repository: String) async throws { await inner.deleteBlob(digest, in: repository) }
     func commit() async throws { commits.withValue { $0 += 1 } }
     func abort() async { aborts.withValue { $0 += 1 } }
 }
