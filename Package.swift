@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "OCI", targets: ["OCI"]),
         .library(name: "FerryCore", targets: ["FerryCore"]),
         .library(name: "Layout", targets: ["Layout"]),
+        .library(name: "TarIO", targets: ["TarIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,11 +40,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        // oci: (OCI image-layout directories).
+        // Tar archives through libarchive: sequential reading with entry offsets, reproducible writing.
+        .target(name: "TarIO", dependencies: ["FerryCore", "CArchive"]),
+        // oci: (OCI image-layout directories) and oci-archive: (the same layout as a tarball).
         .target(
             name: "Layout",
             dependencies: [
-                "OCI", "FerryCore",
+                "OCI", "FerryCore", "TarIO",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .executableTarget(

@@ -54,6 +54,7 @@ public struct CopyEngine: Sendable {
         report(.planned(root: root.descriptor, kind: root.kind, manifests: graph.manifests.count,
                         blobs: graph.blobs.count, bytes: graph.blobs.reduce(0) { $0 + $1.size }))
         do {
+            try await destination.storage.willCopy(graph)
             try await copyBlobs(graph.blobs, from: source, to: destination, into: &result)
             for manifest in graph.manifests.dropLast() {
                 try await pushManifest(manifest, as: .child, to: destination)
@@ -101,17 +102,18 @@ public struct CopyEngine: Sendable {
     }
 
     /// Moves blobs `jobs` at a time, largest first, so small blobs fill the gaps and the slowest
-    /// one does not start last.
+    /// one does not start last. A sequential sink gets them one by one in the graph's order.
     private func copyBlobs(
         _ blobs: [Descriptor], from source: CopyEndpoint, to destination: CopyEndpoint, into result: inout CopyResult
     ) async throws {
-        var pending = blobs.sorted { $0.size > $1.size }[...]
+        let sequential = destination.storage.wantsSequentialBlobs
+        var pending = (sequential ? blobs : blobs.sorted { $0.size > $1.size })[...]
         try await withThrowingTaskGroup(of: BlobOutcome.self) { group in
             func startNext() {
                 guard let blob = pending.popFirst() else { return }
                 group.addTask { try await self.copyBlob(blob, from: source, to: destination) }
             }
-            for _ in 0..<options.jobs { startNext() }
+            for _ in 0..<(sequential ? 1 : options.jobs) { startNext() }
             while let outcome = try await group.next() {
                 switch outcome {
                 case .skipped(let size):

@@ -46,6 +46,14 @@ public protocol Storage: Sendable {
     /// Removes a blob.
     func deleteBlob(_ digest: Digest, in repository: String) async throws
 
+    /// Whether blobs must arrive one at a time, in the graph's order (a tarball being written):
+    /// the engine then copies with one job so that the output is reproducible.
+    var wantsSequentialBlobs: Bool { get }
+
+    /// Told the whole graph before any blob is pushed. A tarball writes the manifests first, so
+    /// that a streaming reader knows the graph before the layers arrive.
+    func willCopy(_ graph: ArtifactGraph) async throws
+
     /// Makes everything pushed so far final. Places that write through (directories, buckets)
     /// have nothing to do; a tarball is completed and renamed into place here.
     func commit() async throws
@@ -56,6 +64,8 @@ public protocol Storage: Sendable {
 }
 
 extension Storage {
+    public var wantsSequentialBlobs: Bool { false }
+    public func willCopy(_ graph: ArtifactGraph) async throws {}
     public func commit() async throws {}
     public func abort() async {}
 

@@ -55,6 +55,9 @@ public final class TempFile: @unchecked Sendable {
         self.fd = fd
     }
 
+    /// The open descriptor, for writers that write to it themselves (an archive library).
+    public var rawDescriptor: Int32 { fd.rawValue }
+
     /// Whether a directory entry is one of Ferry's temporary files.
     public static func isTemporaryName(_ name: String) -> Bool {
         name.hasPrefix(".ferry-") && name.hasSuffix(".tmp")

@@ -80,3 +80,85 @@ struct LayoutIndex {
         }
     }
 }
+
+/// What both layout backends (directory and tarball) answer from `index.json`.
+extension LayoutIndex {
+    /// Resolves a selector; `lookup` finds a manifest by digest that `index.json` does not list.
+    func resolve(
+        _ selector: ManifestSelector?, in repository: String, displayName: String, lookup: (Digest) throws -> Descriptor?
+    ) throws -> Descriptor {
+        switch selector {
+        case .digest(let digest):
+            if let entry = manifests.first(where: { $0.digest == digest }) { return entry }
+            guard let found = try lookup(digest) else {
+                throw StorageError(.manifestUnknown, "\(displayName): no manifest \(digest)")
+            }
+            return found
+        case .tag(let tag):
+            let matches = entries(matching: tag, repository: repository)
+            guard matches.count <= 1 else {
+                let list = matches.map { "\(LayoutIndex.names(of: $0).first ?? "?") (\($0.digest))" }.joined(separator: ", ")
+                throw StorageError(.manifestUnknown, "\(displayName): tag '\(tag)' matches \(matches.count) manifests: \(list); write the full name")
+            }
+            guard let match = matches.first else {
+                throw StorageError(.manifestUnknown, "\(displayName): no manifest tagged '\(tag)' (\(choices))")
+            }
+            return match
+        case nil:
+            guard manifests.count == 1, let only = manifests.first else {
+                throw StorageError(.manifestUnknown, "\(displayName): \(choices); name one as TAG or @DIGEST")
+            }
+            return only
+        }
+    }
+
+    /// "the layout holds 2 manifests: v1, v2", for messages.
+    var choices: String {
+        guard !manifests.isEmpty else { return "the layout holds no manifests" }
+        let names = manifests.map { LayoutIndex.names(of: $0).first ?? "@\($0.digest)" }
+        return "the layout holds \(names.count) manifest\(names.count == 1 ? "" : "s"): \(names.joined(separator: ", "))"
+    }
+
+    /// The repositories: the names of full references, and "" for bare or missing names.
+    var repositories: [String] {
+        Set(manifests.map { $0.refName.flatMap { Names.splitTag($0)?.repository } ?? "" }).sorted()
+    }
+
+    /// The tags of one repository ("" for bare tags).
+    func tags(in repository: String) -> [String] {
+        manifests.compactMap { entry -> String? in
+            guard let name = entry.refName else { return nil }
+            guard let split = Names.splitTag(name) else { return repository.isEmpty ? name : nil }
+            return split.repository == repository ? split.tag : nil
+        }
+    }
+
+    /// Every entry with the name it is known by.
+    var roots: [(name: String, repository: String, descriptor: Descriptor)] {
+        manifests.map { entry in
+            (entry.refName ?? "@\(entry.digest)", entry.refName.flatMap { Names.splitTag($0)?.repository } ?? "", entry)
+        }
+    }
+
+    /// Lists a pushed root: under `refName`, replacing what that name named, or untagged once.
+    mutating func record(_ manifest: Manifest, refName: String?) {
+        var entry = manifest.descriptor
+        if let refName {
+            manifests.removeAll { $0.refName == refName }
+            entry.annotations = [AnnotationKey.refName: refName]
+        } else if manifests.contains(where: { $0.digest == manifest.digest }) {
+            return
+        }
+        manifests.append(entry)
+    }
+
+    /// The `ref.name` a tag is written under: a full reference is written as given; a bare tag
+    /// stays bare, or is qualified with `repository` in the `full` style.
+    static func refName(forTag tag: String, repository: String, style: RefNameStyle, displayName: String) throws -> String {
+        if tag.contains(":") || tag.contains("/") || style == .bare { return tag }
+        guard !repository.isEmpty else {
+            throw StorageError(.nameInvalid, "\(displayName): --ref-name=full needs a repository name (write the tag as NAME:TAG, e.g. example.com/app:\(tag))")
+        }
+        return "\(repository):\(tag)"
+    }
+}

@@ -51,11 +51,7 @@ public final class LayoutStore: Storage, Inventory {
     /// The `ref.name` a tag is written under: a full reference is written as given; a bare tag
     /// stays bare, or is qualified with `repository` in the `full` style.
     public func refName(forTag tag: String, repository: String) throws -> String {
-        if tag.contains(":") || tag.contains("/") || refNameStyle == .bare { return tag }
-        guard !repository.isEmpty else {
-            throw StorageError(.nameInvalid, "\(displayName): --ref-name=full needs a repository name (write the tag as NAME:TAG, e.g. oci:DIR:example.com/app:\(tag))")
-        }
-        return "\(repository):\(tag)"
+        try LayoutIndex.refName(forTag: tag, repository: repository, style: refNameStyle, displayName: displayName)
     }
 
     /// Reads `index.json`.

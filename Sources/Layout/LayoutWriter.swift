@@ -40,16 +40,7 @@ extension LayoutStore {
         // Blobs renamed into place must be durable before index.json names them.
         let blobDirectory = blobPath(manifest.digest).removingLastComponent()
         try await BlockingIO.run { try FileSystem.syncDirectory(blobDirectory) }
-        try await rewriteIndex { [refName] index in
-            var entry = manifest.descriptor
-            if let refName {
-                index.manifests.removeAll { $0.refName == refName }
-                entry.annotations = [AnnotationKey.refName: refName]
-            } else if index.manifests.contains(where: { $0.digest == manifest.digest }) {
-                return
-            }
-            index.manifests.append(entry)
-        }
+        try await rewriteIndex { [refName] index in index.record(manifest, refName: refName) }
     }
 
     /// After a failed copy: removes the layout if this store created it; otherwise removes the

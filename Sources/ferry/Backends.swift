@@ -9,6 +9,8 @@ enum Backends {
         switch reference {
         case .layout(let path, _):
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
+        case .layoutArchive(let path, _):
+            return LayoutArchiveStore(file: path, refNameStyle: refNameStyle)
         default:
             throw unavailable(reference.transportName)
         }
@@ -18,7 +20,8 @@ enum Backends {
         switch location {
         case .layout(let path):
             return LayoutStore(directory: path)
-        case .layoutArchive: throw unavailable("oci-archive")
+        case .layoutArchive(let path):
+            return LayoutArchiveStore(file: path)
         case .epoch: throw unavailable("epoch")
         case .cocoon: throw unavailable("cocoon")
         case .registry: throw unavailable("docker")

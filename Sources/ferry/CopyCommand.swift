@@ -39,6 +39,9 @@ extension Ferry {
             if let tag, let layout = destinationStore as? LayoutStore {
                 _ = try layout.refName(forTag: tag, repository: destinationRepository)
             }
+            if let tag, let archive = destinationStore as? LayoutArchiveStore {
+                _ = try archive.refName(forTag: tag, repository: destinationRepository)
+            }
             let reporter = ProgressReporter(mode: progress, json: json)
             let engine = CopyEngine(
                 options: CopyOptions(jobs: transfer.jobs, platform: wanted, allPlatforms: all),

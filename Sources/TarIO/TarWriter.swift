@@ -1,0 +1,88 @@
+import CArchive
+import FerryCore
+
+/// Writes a tar archive (PAX where needed, USTAR otherwise) to a file descriptor, compressed or
+/// not. Headers are reproducible: mtime 0, uid/gid 0, no user or group names, no gzip timestamp.
+/// One task uses a writer at a time; it may move between threads.
+public final class TarWriter: @unchecked Sendable {
+    /// How the archive is compressed.
+    public enum Compression: String, Sendable {
+        case none, gzip, zstd
+
+        /// The compression a file name asks for: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, else none.
+        public init(forFileName name: String) {
+            if name.hasSuffix(".tar.gz") || name.hasSuffix(".tgz") {
+                self = .gzip
+            } else if name.hasSuffix(".tar.zst") || name.hasSuffix(".tzst") {
+                self = .zstd
+            } else {
+                self = .none
+            }
+        }
+    }
+
+    private let archive: OpaquePointer
+    private let name: String
+
+    /// Starts an archive on `fd`, which stays open and owned by the caller; `name` is for messages.
+    public init(fd: Int32, compression: Compression, name: String) throws {
+        guard let archive = archive_write_new() else { throw StorageError(.unknown, "\(name): out of memory") }
+        self.archive = archive
+        self.name = name
+        archive_write_set_format_pax_restricted(archive)
+        switch compression {
+        case .none:
+            break
+        case .gzip:
+            archive_write_add_filter_gzip(archive)
+            archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+            archive_write_set_bytes_in_last_block(archive, 1)
+        case .zstd:
+            archive_write_add_filter_zstd(archive)
+            archive_write_set_bytes_in_last_block(archive, 1)
+        }
+        guard archive_write_open_fd(archive, fd) == ARCHIVE_OK else { throw failure("cannot start the archive") }
+    }
+
+    deinit { archive_write_free(archive) }
+
+    /// Starts a regular file entry of `size` bytes; its data follows through `write(_:)`.
+    public func beginFile(path: String, size: Int64, mode: UInt32 = 0o644) throws {
+        guard let entry = archive_entry_new() else { throw StorageError(.unknown, "\(name): out of memory") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_pathname(entry, path)
+        archive_entry_set_filetype(entry, 0o100000)  // AE_IFREG
+        archive_entry_set_perm(entry, mode_t(mode))
+        archive_entry_set_size(entry, size)
+        archive_entry_set_mtime(entry, 0, 0)
+        archive_entry_set_uid(entry, 0)
+        archive_entry_set_gid(entry, 0)
+        guard archive_write_header(archive, entry) == ARCHIVE_OK else { throw failure("cannot write the header of \(path)") }
+    }
+
+    /// Appends data to the current entry.
+    public func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw failure("cannot write") }
+            offset += n
+        }
+    }
+
+    /// Writes a whole small file.
+    public func addFile(path: String, contents: [UInt8], mode: UInt32 = 0o644) throws {
+        try beginFile(path: path, size: Int64(contents.count), mode: mode)
+        try write(contents)
+    }
+
+    /// Writes the end-of-archive blocks and flushes the compressor. The descriptor stays open.
+    public func finish() throws {
+        guard archive_write_close(archive) == ARCHIVE_OK else { throw failure("cannot finish the archive") }
+    }
+
+    private func failure(_ what: String) -> StorageError {
+        let detail = archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
+        return StorageError(.unknown, "\(name): \(what): \(detail)")
+    }
+}
