@@ -45,24 +45,41 @@ public struct CopyEngine: Sendable {
     public func copy(
         from source: CopyEndpoint, _ selector: ManifestSelector?, to destination: CopyEndpoint, tag: String?
     ) async throws -> CopyResult {
+        try await copy([CopyRequest(selector, from: source.repository, to: destination.repository, tag: tag)],
+                       from: source.storage, to: destination.storage)
+    }
+
+    /// Copies several artifacts in one go (a whole layout, archive or bucket): one plan, each blob
+    /// moved once, one pass over a source that must be read in order.
+    @discardableResult
+    public func copy(_ requests: [CopyRequest], from source: any Storage, to destination: any Storage) async throws -> CopyResult {
         let start = DispatchTime.now()
-        let resolved = try await source.storage.resolve(selector, in: source.repository)
-        let root = try await selectPlatform(
-            try await source.storage.fetchManifest(resolved, in: source.repository), in: source)
-        let graph = try await ArtifactGraph.walk(root, in: source)
-        var result = CopyResult(root: root.descriptor, kind: root.kind, tag: tag, manifests: graph.manifests.count)
-        report(.planned(root: root.descriptor, kind: root.kind, manifests: graph.manifests.count,
-                        blobs: graph.blobs.count, bytes: graph.blobs.reduce(0) { $0 + $1.size }))
+        var plan = CopyPlan()
+        for request in requests {
+            let endpoint = CopyEndpoint(source, repository: request.sourceRepository)
+            let resolved = try await source.resolve(request.selector, in: request.sourceRepository)
+            let root = try await selectPlatform(try await source.fetchManifest(resolved, in: request.sourceRepository), in: endpoint)
+            plan.add(root, graph: try await ArtifactGraph.walk(root, in: endpoint), request: request)
+        }
+        guard let last = plan.roots.last else { throw StorageError(.nameUnknown, "\(source.displayName): nothing to copy") }
+        var result = CopyResult(root: last.manifest.descriptor, kind: last.manifest.kind, tag: last.tag, manifests: plan.manifests.count)
+        result.tagged = plan.roots.map { ($0.tag, $0.manifest.descriptor) }
+        report(.planned(root: last.manifest.descriptor, kind: last.manifest.kind, manifests: plan.manifests.count,
+                        blobs: plan.blobs.count, bytes: plan.bytes))
         do {
-            try await destination.storage.willCopy(graph)
-            try await copyBlobs(graph.blobs, from: source, to: destination, into: &result)
-            for manifest in graph.manifests.dropLast() {
-                try await pushManifest(manifest, as: .child, to: destination)
+            try await destination.willCopy(plan)
+            try await copyBlobs(plan.blobs, from: source, to: destination, into: &result)
+            for push in plan.manifests {
+                if push.tags.isEmpty {
+                    try await pushManifest(push.manifest, as: .child, to: CopyEndpoint(destination, repository: push.destinationRepository))
+                }
+                for tag in push.tags {
+                    try await pushManifest(push.manifest, as: .root(tag: tag), to: CopyEndpoint(destination, repository: push.destinationRepository))
+                }
             }
-            try await pushManifest(root, as: .root(tag: tag), to: destination)
-            try await destination.storage.commit()
+            try await destination.commit()
         } catch {
-            await destination.storage.abort()
+            await destination.abort()
             throw error
         }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
@@ -96,57 +113,76 @@ public struct CopyEngine: Sendable {
         report(.manifestPushed(manifest.descriptor, tag: tag))
     }
 
-    private enum BlobOutcome: Sendable {
-        case skipped(Int64)
-        case copied(Int64)
-    }
-
     /// Moves blobs `jobs` at a time, largest first, so small blobs fill the gaps and the slowest
-    /// one does not start last. A sequential sink gets them one by one in the graph's order.
+    /// one does not start last. A sequential sink gets them one by one in the plan's order; a
+    /// source that must be read in order is read in one pass.
     private func copyBlobs(
-        _ blobs: [Descriptor], from source: CopyEndpoint, to destination: CopyEndpoint, into result: inout CopyResult
+        _ blobs: [CopyPlan.Blob], from source: any Storage, to destination: any Storage, into result: inout CopyResult
     ) async throws {
-        let sequential = destination.storage.wantsSequentialBlobs
-        var pending = (sequential ? blobs : blobs.sorted { $0.size > $1.size })[...]
+        if let ordered = source as? any SequentialSource, try await ordered.prefersOnePass() {
+            try await copyInOnePass(blobs, from: ordered, to: destination, into: &result)
+            return
+        }
+        let sequential = destination.wantsSequentialBlobs
+        var pending = (sequential ? blobs : blobs.sorted { $0.descriptor.size > $1.descriptor.size })[...]
         try await withThrowingTaskGroup(of: BlobOutcome.self) { group in
             func startNext() {
                 guard let blob = pending.popFirst() else { return }
-                group.addTask { try await self.copyBlob(blob, from: source, to: destination) }
+                group.addTask {
+                    if try await destination.blobExists(blob.descriptor.digest, in: blob.destinationRepository) {
+                        self.report(.blobSkipped(blob.descriptor))
+                        return .skipped(blob.descriptor.size)
+                    }
+                    let stream = try await source.fetch(blob.descriptor, in: blob.sourceRepository)
+                    try await self.push(blob, from: stream, sourceName: source.displayName, to: destination)
+                    return .copied(blob.descriptor.size)
+                }
             }
             for _ in 0..<(sequential ? 1 : options.jobs) { startNext() }
             while let outcome = try await group.next() {
-                switch outcome {
-                case .skipped(let size):
-                    result.blobsSkipped += 1
-                    result.bytesSkipped += size
-                case .copied(let size):
-                    result.blobsCopied += 1
-                    result.bytesCopied += size
-                }
+                result.tally(outcome)
                 startNext()
             }
         }
     }
 
-    private func copyBlob(_ blob: Descriptor, from source: CopyEndpoint, to destination: CopyEndpoint) async throws -> BlobOutcome {
-        if try await destination.storage.blobExists(blob.digest, in: destination.repository) {
-            report(.blobSkipped(blob))
-            return .skipped(blob.size)
+    /// Asks the destination first, then streams the missing blobs in the source's own order.
+    private func copyInOnePass(
+        _ blobs: [CopyPlan.Blob], from source: any SequentialSource, to destination: any Storage, into result: inout CopyResult
+    ) async throws {
+        var missing: [String: [CopyPlan.Blob]] = [:]
+        for blob in blobs {
+            if try await destination.blobExists(blob.descriptor.digest, in: blob.destinationRepository) {
+                report(.blobSkipped(blob.descriptor))
+                result.tally(.skipped(blob.descriptor.size))
+            } else {
+                missing[blob.sourceRepository, default: []].append(blob)
+            }
         }
-        report(.blobStarted(blob))
+        for (repository, group) in missing {
+            let byDigest = Dictionary(group.map { ($0.descriptor.digest, $0) }, uniquingKeysWith: { first, _ in first })
+            let sourceName = source.displayName
+            try await source.streamBlobs(group.map(\.descriptor), in: repository) { descriptor, stream in
+                guard let blob = byDigest[descriptor.digest] else { return }
+                try await self.push(blob, from: stream, sourceName: sourceName, to: destination)
+            }
+            for blob in group { result.tally(.copied(blob.descriptor.size)) }
+        }
+    }
+
+    /// Pushes one blob's bytes, reporting progress; a digest or size mismatch is the source's.
+    private func push(_ blob: CopyPlan.Blob, from stream: ByteStream, sourceName: String, to destination: any Storage) async throws {
+        let descriptor = blob.descriptor
+        report(.blobStarted(descriptor))
         let counter = ByteCounter()
         let report = self.report
-        let stream = try await source.storage.fetch(blob, in: source.repository).observing { chunk in
-            report(.blobProgress(blob, bytes: counter.add(chunk.count)))
-        }
+        let counted = stream.observing { chunk in report(.blobProgress(descriptor, bytes: counter.add(chunk.count))) }
         do {
-            try await destination.storage.pushBlob(blob, from: stream, in: destination.repository)
+            try await destination.pushBlob(descriptor, from: counted, in: blob.destinationRepository)
         } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {
-            // The bytes came from the source: say so.
-            throw StorageError(error.code, "\(source.storage.displayName): blob \(error.message)")
+            throw StorageError(error.code, "\(sourceName): blob \(error.message)")
         }
-        report(.blobCopied(blob))
-        return .copied(blob.size)
+        report(.blobCopied(descriptor))
     }
 }
 

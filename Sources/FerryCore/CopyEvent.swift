@@ -27,10 +27,31 @@ public struct CopyResult: Sendable {
     public var kind: ArtifactKind
     /// The tag the destination now has, if any.
     public var tag: String?
+    /// Every artifact the copy tagged (or stored untagged), in request order.
+    public var tagged: [(tag: String?, descriptor: Descriptor)] = []
     public var manifests = 0
     public var blobsCopied = 0
     public var blobsSkipped = 0
     public var bytesCopied: Int64 = 0
     public var bytesSkipped: Int64 = 0
     public var seconds: Double = 0
+}
+
+/// What happened to one blob.
+enum BlobOutcome: Sendable {
+    case skipped(Int64)
+    case copied(Int64)
+}
+
+extension CopyResult {
+    mutating func tally(_ outcome: BlobOutcome) {
+        switch outcome {
+        case .skipped(let size):
+            blobsSkipped += 1
+            bytesSkipped += size
+        case .copied(let size):
+            blobsCopied += 1
+            bytesCopied += size
+        }
+    }
 }

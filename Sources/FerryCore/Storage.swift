@@ -50,9 +50,9 @@ public protocol Storage: Sendable {
     /// the engine then copies with one job so that the output is reproducible.
     var wantsSequentialBlobs: Bool { get }
 
-    /// Told the whole graph before any blob is pushed. A tarball writes the manifests first, so
-    /// that a streaming reader knows the graph before the layers arrive.
-    func willCopy(_ graph: ArtifactGraph) async throws
+    /// Told the whole plan before any blob is pushed. A tarball writes its index and manifests
+    /// first, so that a streaming reader knows the graph before the layers arrive.
+    func willCopy(_ plan: CopyPlan) async throws
 
     /// Makes everything pushed so far final. Places that write through (directories, buckets)
     /// have nothing to do; a tarball is completed and renamed into place here.
@@ -65,7 +65,7 @@ public protocol Storage: Sendable {
 
 extension Storage {
     public var wantsSequentialBlobs: Bool { false }
-    public func willCopy(_ graph: ArtifactGraph) async throws {}
+    public func willCopy(_ plan: CopyPlan) async throws {}
     public func commit() async throws {}
     public func abort() async {}
 
@@ -92,6 +92,16 @@ public enum ManifestTarget: Sendable, Equatable {
     case child
     /// The artifact itself, tagged when a tag is given.
     case root(tag: String?)
+}
+
+/// A source whose blobs are cheapest read in its own order, in one pass: a compressed archive.
+public protocol SequentialSource: Storage {
+    /// Whether the engine should read this source in one pass rather than fetch blobs freely.
+    func prefersOnePass() async throws -> Bool
+
+    /// Streams each of `blobs` once, in the source's own order, handing its bytes to `body`,
+    /// which consumes the stream before the next blob is read.
+    func streamBlobs(_ blobs: [Descriptor], in repository: String, to body: @Sendable (Descriptor, ByteStream) async throws -> Void) async throws
 }
 
 /// A place that can list everything it stores, not only what tags reach: what `ferry verify`

@@ -4,30 +4,103 @@ import OCI
 import SystemPackage
 import TarIO
 
-/// What one scan of a layout tarball found.
+/// What a scan of a layout tarball found so far.
 struct ArchiveCatalog: Sendable {
-    var index: LayoutIndex
+    var index = LayoutIndex()
     /// Each blob's data offset (in the uncompressed stream) and size.
-    var blobs: [Digest: (offset: Int64, size: Int64)]
-    /// Every entry name, in archive order.
-    var order: [Digest]
-    var compressed: Bool
+    var blobs: [Digest: (offset: Int64, size: Int64)] = [:]
+    /// Blob digests in archive order.
+    var order: [Digest] = []
+    var compressed = false
     /// Small blobs of a compressed archive, kept from the scan so manifests need no second pass.
-    var small: [Digest: [UInt8]]
+    var small: [Digest: [UInt8]] = [:]
+    /// Whether the scan reached the end of the archive.
+    var complete = false
 
     /// Blobs up to this size are kept in memory when the archive is compressed.
     static let smallBlobLimit: Int64 = 1 << 20
+}
 
-    /// Reads the archive once, refusing hostile entries, and records where each blob is.
-    static func scan(_ path: FilePath, displayName: String) throws -> ArchiveCatalog {
+/// Reads a layout tarball front to back, refusing hostile entries. On a compressed archive it
+/// can stop at the first large blob, so that the copy can be planned from the entries before it
+/// and then continue in the same pass.
+final class ArchiveScanner: @unchecked Sendable {
+    private let reader: TarReader
+    private let path: FilePath
+    private let displayName: String
+    private(set) var catalog = ArchiveCatalog()
+    private var names = Set<String>()
+    private var count = 0
+    private var sawIndex = false
+    /// A large blob whose header is read and whose data is not.
+    private var pending: (entry: TarEntry, digest: Digest)?
+
+    init(_ path: FilePath, displayName: String) throws {
         guard FileSystem.regularFileSize(path) != nil else {
             throw StorageError(.nameUnknown, "\(displayName): no such archive")
         }
-        let reader = try TarReader(path: path.string)
-        var catalog = ArchiveCatalog(index: LayoutIndex(), blobs: [:], order: [], compressed: false, small: [:])
-        var names = Set<String>()
-        var sawIndex = false
-        var count = 0
+        reader = try TarReader(path: path.string)
+        self.path = path
+        self.displayName = displayName
+    }
+
+    /// Reads on until a large blob of a compressed archive (when `stopAtLargeBlob`) or the end.
+    func advance(stopAtLargeBlob: Bool) throws {
+        if pending != nil {
+            try reader.skipData()
+            pending = nil
+        }
+        while let (entry, digest) = try nextBlob() {
+            if catalog.compressed, entry.size <= ArchiveCatalog.smallBlobLimit {
+                catalog.small[digest] = try readAll(entry, limit: Int(ArchiveCatalog.smallBlobLimit))
+            } else if stopAtLargeBlob, catalog.compressed {
+                pending = (entry, digest)
+                return
+            } else {
+                try reader.skipData()
+            }
+        }
+    }
+
+    /// Whether the entries read so far hold `index.json`.
+    var hasIndex: Bool { sawIndex }
+
+    /// Continues to the end, handing the data of each blob in `wanted` (every blob when nil) to
+    /// `body` as it comes, except those in `skipping`; returns the digests it handed over.
+    func stream(
+        _ wanted: Set<Digest>?, skipping: Set<Digest> = [], to body: (Digest, ByteStream) async throws -> Void
+    ) async throws -> Set<Digest> {
+        var delivered = skipping
+        while true {
+            let next: (entry: TarEntry, digest: Digest)?
+            if let pending {
+                next = pending
+                self.pending = nil
+            } else {
+                next = try await BlockingIO.run { try self.nextBlob() }
+            }
+            guard let (entry, digest) = next else { return delivered }
+            guard wanted?.contains(digest) ?? true, !delivered.contains(digest) else {
+                try await BlockingIO.run { try self.reader.skipData() }
+                continue
+            }
+            let remaining = RemainingBytes(entry.size)
+            let reader = self.reader
+            try await body(digest, ByteStream {
+                try Task.checkCancellation()
+                guard remaining.count > 0 else { return nil }
+                let chunk = try await BlockingIO.run { try reader.read(upTo: Int(min(remaining.count, Int64(ByteStream.chunkSize)))) }
+                guard !chunk.isEmpty else { throw StorageError(.unknown, "\(self.displayName): truncated archive in \(digest)") }
+                remaining.count -= Int64(chunk.count)
+                return chunk
+            })
+            try await BlockingIO.run { try reader.skipData() }
+            delivered.insert(digest)
+        }
+    }
+
+    /// The next blob entry, after admitting every entry before it; nil at the end.
+    private func nextBlob() throws -> (TarEntry, Digest)? {
         while let entry = try reader.next() {
             count += 1
             guard count <= ArchiveEntry.maximumEntries else {
@@ -42,10 +115,10 @@ struct ArchiveCatalog: Sendable {
             case .directory:
                 continue
             case .layoutFile:
-                try LayoutArchiveStore.checkLayoutFile(try readAll(reader, entry, limit: 1 << 16, displayName), displayName: displayName)
+                try LayoutArchiveStore.checkLayoutFile(try readAll(entry, limit: 1 << 16), displayName: displayName)
             case .index:
                 do {
-                    catalog.index = try LayoutIndex(bytes: try readAll(reader, entry, limit: Manifest.maximumSize, displayName))
+                    catalog.index = try LayoutIndex(bytes: try readAll(entry, limit: Manifest.maximumSize))
                 } catch let error as ValidationError {
                     throw StorageError(.manifestInvalid, "\(displayName): index.json is corrupt: \(error)")
                 }
@@ -53,13 +126,14 @@ struct ArchiveCatalog: Sendable {
             case .blob(let digest):
                 catalog.blobs[digest] = (entry.dataOffset, entry.size)
                 catalog.order.append(digest)
-                if catalog.compressed, entry.size <= smallBlobLimit {
-                    catalog.small[digest] = try readAll(reader, entry, limit: Int(smallBlobLimit), displayName)
-                } else {
-                    try reader.skipData()
-                }
+                return (entry, digest)
             }
         }
+        try finish()
+        return nil
+    }
+
+    private func finish() throws {
         guard sawIndex else { throw StorageError(.nameUnknown, "\(displayName): not an OCI layout archive (no index.json)") }
         if !catalog.compressed, let size = FileSystem.regularFileSize(path) {
             // A plain tar is served by offset: every blob must lie inside the file.
@@ -67,10 +141,10 @@ struct ArchiveCatalog: Sendable {
                 throw StorageError(.unknown, "\(displayName): truncated archive: blob \(digest) ends past the end of the file")
             }
         }
-        return catalog
+        catalog.complete = true
     }
 
-    private static func readAll(_ reader: TarReader, _ entry: TarEntry, limit: Int, _ displayName: String) throws -> [UInt8] {
+    private func readAll(_ entry: TarEntry, limit: Int) throws -> [UInt8] {
         guard entry.size <= Int64(limit) else {
             throw StorageError(.unsupported, "\(displayName): refused: entry '\(entry.path)' declares \(entry.size) bytes, over \(limit)")
         }
@@ -84,13 +158,48 @@ struct ArchiveCatalog: Sendable {
     }
 }
 
+/// How much of an entry is left to read; one stream uses it at a time.
+private final class RemainingBytes: @unchecked Sendable {
+    var count: Int64
+    init(_ count: Int64) { self.count = count }
+}
+
 extension LayoutArchiveStore {
-    /// The scan of the archive, made on first use.
+    /// The scan of the archive, made on first use. A compressed archive is scanned up to its
+    /// first large blob when everything before it describes the content; the scanner waits
+    /// there for `streamBlobs`, so that a copy reads the archive once.
     func readCatalog() async throws -> ArchiveCatalog {
         if let cached = catalog.withLock({ $0 }) { return cached }
-        let scanned = try await BlockingIO.run { try ArchiveCatalog.scan(self.path, displayName: self.displayName) }
-        catalog.withLock { $0 = scanned }
-        return scanned
+        let path = self.path
+        let displayName = self.displayName
+        let scanner = try await BlockingIO.run { () -> ArchiveScanner in
+            let scanner = try ArchiveScanner(path, displayName: displayName)
+            try scanner.advance(stopAtLargeBlob: true)
+            if !scanner.catalog.complete, !scanner.hasIndex { try scanner.advance(stopAtLargeBlob: false) }
+            return scanner
+        }
+        catalog.withLock { $0 = scanner.catalog }
+        if !scanner.catalog.complete { head.withLock { $0 = scanner } }
+        return scanner.catalog
+    }
+
+    /// The catalog of the whole archive, scanning past the head when it stopped early.
+    func completeCatalog() async throws -> ArchiveCatalog {
+        let current = try await readCatalog()
+        if current.complete { return current }
+        let scanner = try takeHeadOrRescan()
+        try await BlockingIO.run { try scanner.advance(stopAtLargeBlob: false) }
+        catalog.withLock { $0 = scanner.catalog }
+        return scanner.catalog
+    }
+
+    /// The paused head scan (taking it), or a new scan from the start.
+    private func takeHeadOrRescan() throws -> ArchiveScanner {
+        let paused = head.withLock { taken -> ArchiveScanner? in
+            defer { taken = nil }
+            return taken
+        }
+        return try paused ?? ArchiveScanner(path, displayName: displayName)
     }
 
     static func checkLayoutFile(_ bytes: [UInt8], displayName: String) throws {
@@ -104,7 +213,8 @@ extension LayoutArchiveStore {
     }
 
     public func resolve(_ selector: ManifestSelector?, in repository: String) async throws -> Descriptor {
-        let catalog = try await readCatalog()
+        var catalog = try await readCatalog()
+        if case .digest(let digest) = selector, catalog.blobs[digest] == nil { catalog = try await completeCatalog() }
         return try catalog.index.resolve(selector, in: repository, displayName: displayName) { digest in
             guard let place = catalog.blobs[digest], place.size <= Int64(Manifest.maximumSize) else { return nil }
             let bytes = try readSmallBlob(digest, catalog: catalog)
@@ -129,7 +239,8 @@ extension LayoutArchiveStore {
     }
 
     public func fetch(_ descriptor: Descriptor, in repository: String) async throws -> ByteStream {
-        let catalog = try await readCatalog()
+        var catalog = try await readCatalog()
+        if catalog.blobs[descriptor.digest] == nil, !catalog.complete { catalog = try await completeCatalog() }
         guard let place = catalog.blobs[descriptor.digest] else {
             throw StorageError(descriptor.isManifest ? .manifestUnknown : .blobUnknown, "\(displayName): \(descriptor.digest) is missing")
         }
@@ -161,7 +272,7 @@ extension LayoutArchiveStore {
 
     public func blobExists(_ digest: Digest, in repository: String) async throws -> Bool {
         if let written = session.withLock({ $0?.written }) { return written.contains(digest) }
-        return try await readCatalog().blobs[digest] != nil
+        return try await completeCatalog().blobs[digest] != nil
     }
 
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
@@ -177,7 +288,56 @@ extension LayoutArchiveStore {
     }
 
     public func storedBlobs() async throws -> [(digest: Digest, size: Int64)] {
-        let catalog = try await readCatalog()
+        let catalog = try await completeCatalog()
         return catalog.order.compactMap { digest in catalog.blobs[digest].map { (digest, $0.size) } }
+    }
+}
+
+extension LayoutArchiveStore: SequentialSource {
+    /// A compressed archive is read in one pass; a plain tar is read by offset, in parallel.
+    public func prefersOnePass() async throws -> Bool {
+        try await readCatalog().compressed
+    }
+
+    public func streamBlobs(
+        _ blobs: [Descriptor], in repository: String, to body: @Sendable (Descriptor, ByteStream) async throws -> Void
+    ) async throws {
+        let catalog = try await readCatalog()
+        let byDigest = Dictionary(blobs.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
+        var wanted = Set(byDigest.keys)
+        for (digest, descriptor) in byDigest {
+            guard let bytes = catalog.small[digest] else { continue }
+            try await body(descriptor, .bytes(bytes))
+            wanted.remove(digest)
+        }
+        guard !wanted.isEmpty else { return }
+        // Continue the pass that the catalog's scan began, or read the archive again.
+        let scanner = try takeHeadOrRescan()
+        let delivered = try await scanner.stream(wanted) { digest, stream in
+            guard let descriptor = byDigest[digest] else { return }
+            try await body(descriptor, stream)
+        }
+        self.catalog.withLock { $0 = scanner.catalog }
+        if let missing = wanted.subtracting(delivered).first {
+            throw StorageError(.blobUnknown, "\(displayName): \(missing) is missing")
+        }
+    }
+
+    /// Streams every blob of the archive except `skipping`, in one pass: the small ones kept from
+    /// the scan first, then the rest as the scan goes on.
+    func streamAllBlobs(skipping: Set<Digest>, to body: @Sendable (Descriptor, ByteStream) async throws -> Void) async throws {
+        let catalog = try await readCatalog()
+        var done = skipping
+        for digest in catalog.order where !done.contains(digest) {
+            guard let bytes = catalog.small[digest] else { continue }
+            try await body(Descriptor(mediaType: MediaType.octetStream, digest: digest, size: Int64(bytes.count)), .bytes(bytes))
+            done.insert(digest)
+        }
+        let scanner = try takeHeadOrRescan()
+        _ = try await scanner.stream(nil, skipping: done) { digest, stream in
+            let size = scanner.catalog.blobs[digest]?.size ?? 0
+            try await body(Descriptor(mediaType: MediaType.octetStream, digest: digest, size: size), stream)
+        }
+        self.catalog.withLock { $0 = scanner.catalog }
     }
 }

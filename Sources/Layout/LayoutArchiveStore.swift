@@ -18,6 +18,8 @@ public final class LayoutArchiveStore: Storage, Inventory {
     public let displayName: String
 
     let catalog = Mutex<ArchiveCatalog?>(nil)
+    /// A scan of a compressed archive paused at its first large blob, for a one-pass copy.
+    let head = Mutex<ArchiveScanner?>(nil)
     let session = Mutex<ArchiveWriteSession?>(nil)
 
     public init(file: String, refNameStyle: RefNameStyle = .bare) {

@@ -1,0 +1,76 @@
+import OCI
+
+/// One artifact to copy: what to pick in the source and where to put it.
+public struct CopyRequest: Sendable {
+    public var selector: ManifestSelector?
+    public var sourceRepository: String
+    public var destinationRepository: String
+    /// The destination tag; nil stores the artifact untagged (still reachable).
+    public var tag: String?
+
+    public init(_ selector: ManifestSelector?, from sourceRepository: String = "", to destinationRepository: String = "", tag: String?) {
+        self.selector = selector
+        self.sourceRepository = sourceRepository
+        self.destinationRepository = destinationRepository
+        self.tag = tag
+    }
+}
+
+/// Everything one copy will write, known before the first blob moves. Sinks that write front to
+/// back (tarballs) use it to put the index and manifests first.
+public struct CopyPlan: Sendable {
+    /// An artifact the copy tags (or keeps untagged) at the destination.
+    public struct Root: Sendable {
+        public var manifest: Manifest
+        public var tag: String?
+        public var repository: String
+    }
+
+    /// One blob to move, with the repositories it comes from and goes to.
+    public struct Blob: Sendable {
+        public var descriptor: Descriptor
+        public var sourceRepository: String
+        public var destinationRepository: String
+    }
+
+    /// One manifest to push; `roots` lists the requests it is the artifact of.
+    public struct ManifestPush: Sendable {
+        public var manifest: Manifest
+        public var destinationRepository: String
+        public var tags: [String?]
+    }
+
+    public var roots: [Root] = []
+    /// Blobs in the order manifests name them, each once per destination repository.
+    public var blobs: [Blob] = []
+    /// Manifests, children before the manifests that name them; roots carry their tags.
+    public var manifests: [ManifestPush] = []
+
+    /// The total size of the blobs.
+    public var bytes: Int64 { blobs.reduce(0) { $0 + $1.descriptor.size } }
+
+    /// Adds one root and the graph under it.
+    mutating func add(_ root: Manifest, graph: ArtifactGraph, request: CopyRequest) {
+        roots.append(Root(manifest: root, tag: request.tag, repository: request.destinationRepository))
+        var knownBlobs = Set(blobs.map { BlobKey(digest: $0.descriptor.digest, repository: $0.destinationRepository) })
+        for blob in graph.blobs
+        where knownBlobs.insert(BlobKey(digest: blob.digest, repository: request.destinationRepository)).inserted {
+            blobs.append(Blob(descriptor: blob, sourceRepository: request.sourceRepository, destinationRepository: request.destinationRepository))
+        }
+        for manifest in graph.manifests {
+            let isRoot = manifest.digest == root.digest
+            if let existing = manifests.firstIndex(where: {
+                $0.manifest.digest == manifest.digest && $0.destinationRepository == request.destinationRepository
+            }) {
+                if isRoot { manifests[existing].tags.append(request.tag) }
+            } else {
+                manifests.append(ManifestPush(manifest: manifest, destinationRepository: request.destinationRepository, tags: isRoot ? [request.tag] : []))
+            }
+        }
+    }
+
+    private struct BlobKey: Hashable {
+        var digest: Digest
+        var repository: String
+    }
+}
