@@ -74,3 +74,23 @@ public struct CopyPlan: Sendable {
         var repository: String
     }
 }
+
+extension CopyRequest {
+    /// A request for every artifact a place holds, each keeping its repository and tag; an
+    /// untagged root of a layout stays untagged.
+    public static func everything(in source: any Storage) async throws -> [CopyRequest] {
+        if let inventory = source as? any Inventory {
+            return try await inventory.roots().map { root in
+                let tag = root.name.hasPrefix("@") ? nil : root.name
+                return CopyRequest(.digest(root.descriptor.digest), from: root.repository, to: root.repository, tag: tag)
+            }
+        }
+        var requests: [CopyRequest] = []
+        for repository in try await source.repositories() {
+            for tag in try await source.tags(in: repository) {
+                requests.append(CopyRequest(.tag(tag), from: repository, to: repository, tag: tag))
+            }
+        }
+        return requests
+    }
+}

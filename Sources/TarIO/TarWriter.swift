@@ -34,11 +34,15 @@ public final class TarWriter: @unchecked Sendable {
         case .none:
             break
         case .gzip:
+            // Level 1, as cocoon's export uses: layers are mostly compressed already, and level 6
+            // costs several times the CPU for a few percent.
             archive_write_add_filter_gzip(archive)
             archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+            archive_write_set_filter_option(archive, "gzip", "compression-level", "1")
             archive_write_set_bytes_in_last_block(archive, 1)
         case .zstd:
             archive_write_add_filter_zstd(archive)
+            archive_write_set_filter_option(archive, "zstd", "threads", "2")
             archive_write_set_bytes_in_last_block(archive, 1)
         }
         guard archive_write_open_fd(archive, fd) == ARCHIVE_OK else { throw failure("cannot start the archive") }

@@ -16,12 +16,12 @@ enum Backends {
         }
     }
 
-    static func open(_ location: Location) throws -> any Storage {
+    static func open(_ location: Location, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
         switch location {
         case .layout(let path):
-            return LayoutStore(directory: path)
+            return LayoutStore(directory: path, refNameStyle: refNameStyle)
         case .layoutArchive(let path):
-            return LayoutArchiveStore(file: path)
+            return LayoutArchiveStore(file: path, refNameStyle: refNameStyle)
         case .epoch: throw unavailable("epoch")
         case .cocoon: throw unavailable("cocoon")
         case .registry: throw unavailable("docker")

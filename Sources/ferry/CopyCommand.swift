@@ -17,18 +17,27 @@ extension Ferry {
         @OptionGroup var transfer: TransferOptions
         @Flag(name: .long, help: "Copy every child of an index, not only the host's platform.") var all = false
         @Option(name: .long, help: "The platform to pick from an index: os/arch[/variant] (default: the host's).") var platform: String?
-        @Option(name: .long, help: "How a layout names new tags: bare (v1) or full (example.com/app:v1).") var refName: RefNameStyle = .bare
-        @Option(name: .long, help: "Progress: auto (bars on a terminal), plain (lines) or none.") var progress: ProgressMode = .auto
-        @Flag(name: .long, help: "Print one JSON object per line for every event, and a summary last.") var json = false
+        @Flag(name: .long, help: "Copy every tag of the source (a layout or archive location) to the destination location.") var allTags = false
+        @OptionGroup var output: CopyOutputOptions
 
         func run() async throws {
+            if allTags {
+                for given in [source, destination] where try Reference(parsing: given).selector != nil {
+                    throw StorageError(.nameInvalid, "\(given): --all-tags copies every tag; give a location without a tag or digest")
+                }
+                try await Ferry.copyEverything(
+                    from: try Location(parsing: source), named: source, to: try Location(parsing: destination), named: destination,
+                    options: CopyOptions(jobs: transfer.jobs, platform: try platform.map { try Platform(parsing: $0) }, allPlatforms: all),
+                    output: output)
+                return
+            }
             let sourceRef = try Reference(parsing: source)
             let destinationRef = try Reference(parsing: destination)
             let wanted = try platform.map { try Platform(parsing: $0) }
             var tag = try destinationTag(source: sourceRef, destination: destinationRef)
             let destinationRepository = destinationRef.repository.isEmpty ? sourceRef.repository : destinationRef.repository
             let sourceStore = try Backends.open(sourceRef)
-            let destinationStore = try Backends.open(destinationRef, refNameStyle: refName)
+            let destinationStore = try Backends.open(destinationRef, refNameStyle: output.refName)
             var selector = sourceRef.selector
             if selector == nil, destinationRef.selector == nil {
                 // The source's only manifest: its name travels with it.
@@ -42,7 +51,7 @@ extension Ferry {
             if let tag, let archive = destinationStore as? LayoutArchiveStore {
                 _ = try archive.refName(forTag: tag, repository: destinationRepository)
             }
-            let reporter = ProgressReporter(mode: progress, json: json)
+            let reporter = ProgressReporter(mode: output.progress, json: output.json)
             let engine = CopyEngine(
                 options: CopyOptions(jobs: transfer.jobs, platform: wanted, allPlatforms: all),
                 events: { reporter.handle($0) })

@@ -128,11 +128,19 @@ final class ProgressReporter: @unchecked Sendable {
                 "bytesSkipped": result.bytesSkipped, "seconds": (result.seconds * 1000).rounded() / 1000,
             ]
             if let tag = result.tag { object["tag"] = tag }
+            if result.tagged.count > 1 {
+                object["tags"] = result.tagged.map { entry -> [String: Any] in
+                    var item: [String: Any] = ["digest": entry.descriptor.digest.description]
+                    if let tag = entry.tag { item["tag"] = tag }
+                    return item
+                }
+            }
             Output.json(object)
         case .silent: break
         case .lines, .bar:
             let rate = result.seconds > 0 ? Output.bytes(Int64(Double(result.bytesCopied) / result.seconds)) + "/s" : ""
-            Output.error("Copied \(source) to \(destination): \(result.root.digest) (\(result.blobsCopied) blob(s) copied, \(Output.bytes(result.bytesCopied)), \(result.blobsSkipped) already present; \(String(format: "%.2f", result.seconds)) s, \(rate))\n")
+            let what = result.tagged.count > 1 ? "\(result.tagged.count) artifacts" : result.root.digest.description
+            Output.error("Copied \(source) to \(destination): \(what) (\(result.blobsCopied) blob(s) copied, \(Output.bytes(result.bytesCopied)), \(result.blobsSkipped) already present; \(String(format: "%.2f", result.seconds)) s, \(rate))\n")
         }
     }
 }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import FerryCore
+import Layout
+import OCI
+
+extension Ferry {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy every repository and tag of a layout, archive, bucket, cocoon root or registry.",
+            discussion: "Everything is planned at once: each blob moves once, a compressed archive is read in one pass, and an archive destination is written in one pass. Whole indexes are copied unless --platform picks one.")
+
+        @Argument(help: "The source location, e.g. oci-archive:FILE or oci:DIR.") var source: String
+        @Argument(help: "The destination location, e.g. oci:DIR or oci-archive:FILE.") var destination: String
+        @OptionGroup var transfer: TransferOptions
+        @OptionGroup var output: CopyOutputOptions
+        @Option(name: .long, help: "Copy only this platform of each index: os/arch[/variant].") var platform: String?
+
+        func run() async throws {
+            try await Ferry.copyEverything(
+                from: try Location(parsing: source), named: source, to: try Location(parsing: destination), named: destination,
+                options: CopyOptions(jobs: transfer.jobs, platform: try platform.map { try Platform(parsing: $0) }, allPlatforms: platform == nil),
+                output: output)
+        }
+    }
+
+    /// `sync` and `copy --all-tags`: every root of the source, one plan, one pass.
+    static func copyEverything(
+        from source: Location, named sourceName: String, to destination: Location, named destinationName: String,
+        options: CopyOptions, output: CopyOutputOptions
+    ) async throws {
+        let sourceStore = try Backends.open(source)
+        let destinationStore = try Backends.open(destination, refNameStyle: output.refName)
+        let requests = try await CopyRequest.everything(in: sourceStore)
+        guard !requests.isEmpty else { throw StorageError(.nameUnknown, "\(sourceName): holds nothing to copy") }
+        let reporter = ProgressReporter(mode: output.progress, json: output.json)
+        let engine = CopyEngine(options: options, events: { reporter.handle($0) })
+        let result = try await engine.copy(requests, from: sourceStore, to: destinationStore)
+        reporter.summarize(result, source: sourceName, destination: destinationName)
+    }
+}
+
+/// How copies report and name tags.
+struct CopyOutputOptions: ParsableArguments {
+    @Option(name: .long, help: "How a layout names new tags: bare (v1) or full (example.com/app:v1).") var refName: RefNameStyle = .bare
+    @Option(name: .long, help: "Progress: auto (bars on a terminal), plain (lines) or none.") var progress: ProgressMode = .auto
+    @Flag(name: .long, help: "Print one JSON object per line for every event, and a summary last.") var json = false
+}
