@@ -2,7 +2,7 @@
 # `make bench` measures copies against skopeo and cp. Each installs what it needs first.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libarchive-dev zlib1g-dev skopeo umoci oci-image-tool python3 time bc openssl
+APT_PACKAGES := libarchive-dev zlib1g-dev skopeo umoci oci-image-tool python3 time bc openssl file
 BUILD_DEBUG := .build/debug/ferry
 BUILD_RELEASE := .build/release/ferry
 

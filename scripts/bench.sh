@@ -43,6 +43,41 @@ rss_kib=$( { /usr/bin/time -f '%M' "$FERRY" copy --progress none "oci:$WORK/src:
 t_verify=$(best /nonexistent "$FERRY" verify "oci:$WORK/dst-ferry")
 sha=$(openssl speed -evp sha256 -bytes 1048576 -seconds 1 2>/dev/null | awk '/^sha256/ {print $NF}' | tr -d k)
 
+# Runs a command with TMPDIR set to an empty folder, sampling how much it puts there; prints
+# "seconds peak-extra-bytes peak-rss-kib".
+measure() {
+    local tmp="$WORK/tmp"; rm -rf "$tmp"; mkdir -p "$tmp"; sync
+    local peak=0 t0; t0=$(now)
+    TMPDIR="$tmp" /usr/bin/time -o "$WORK/rss" -f '%M' "$@" >/dev/null 2>"$WORK/err" &
+    local pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        local used; used=$(du -sb "$tmp" 2>/dev/null | cut -f1); (( used > peak )) && peak=$used
+        sleep 0.1
+    done
+    wait "$pid" || { cat "$WORK/err" >&2; return 1; }
+    echo "$(echo "$(now) - $t0" | bc) $peak $(cat "$WORK/rss")"
+}
+
+archive_rows=()
+row() { archive_rows+=("$(printf '  %-44s %7.2f s  %8.1f MiB extra disk  %6.1f MiB RSS' "$1" "$2" "$(echo "$3/1048576" | bc -l)" "$(echo "$4/1024" | bc -l)")"); }
+for kind in tar tar.gz; do
+    rm -f "$WORK"/a.* "$WORK"/s.*; sync
+    read -r t x r < <(measure "$FERRY" copy --progress none "oci:$WORK/src:bench" "oci-archive:$WORK/a.$kind"); row "ferry oci: -> oci-archive:.$kind" "$t" "$x" "$r"
+    eval "t_ferry_w_${kind//./_}=$t"
+    read -r t x r < <(measure skopeo --tmpdir "$WORK/tmp" copy -q --preserve-digests "oci:$WORK/src:bench" "oci-archive:$WORK/s.$kind:bench"); row "skopeo oci: -> oci-archive:.$kind" "$t" "$x" "$r"
+    eval "t_skopeo_w_${kind//./_}=$t"
+    rm -rf "$WORK/back"; sync
+    read -r t x r < <(measure "$FERRY" copy --progress none "oci-archive:$WORK/a.$kind:bench" "oci:$WORK/back:bench"); row "ferry oci-archive:.$kind -> oci:" "$t" "$x" "$r"
+    eval "t_ferry_r_${kind//./_}=$t"
+    "$FERRY" verify "oci:$WORK/back:bench" >/dev/null
+    rm -rf "$WORK/back"; sync
+    read -r t x r < <(measure skopeo --tmpdir "$WORK/tmp" copy -q --preserve-digests "oci-archive:$WORK/a.$kind:bench" "oci:$WORK/back:bench"); row "skopeo oci-archive:.$kind -> oci:" "$t" "$x" "$r"
+    eval "t_skopeo_r_${kind//./_}=$t"
+done
+rm -f "$WORK/t.tar"; sync
+t_tar_c=$(best "$WORK/t.tar" tar cf "$WORK/t.tar" -C "$WORK/src" .)
+mkdir -p "$WORK/x"; t_tar_x=$(best "$WORK/x/out" sh -c 'mkdir -p "$1" && tar xf "$2" -C "$1"' _ "$WORK/x/out" "$WORK/t.tar")
+
 bytes=$(du -sb "$WORK/src" | cut -f1)
 mib=$(echo "scale=1; $bytes / 1048576" | bc)
 printf '\nferry bench: oci: -> oci:, %s MiB in %s layers, best of %s runs\n' "$mib" "$LAYERS" "$RUNS"
@@ -55,3 +90,13 @@ if [ -n "$sha" ]; then
     printf '  sha256 floor:     openssl speed -evp sha256 = %.0f MB/s on one core; ferry copy ran at %.0f MB/s\n' \
         "$(echo "$sha / 1000" | bc -l)" "$(echo "$bytes / $t_ferry / 1000000" | bc -l)"
 fi
+
+printf '\nferry bench: oci-archive:, the same layout\n'
+printf '%s\n' "${archive_rows[@]}"
+printf '  %-44s %7.2f s\n' "tar cf (reference)" "$t_tar_c" "tar xf (reference)" "$t_tar_x"
+printf '  .tar write: %.1fx faster than skopeo, %.2fx the time of tar cf\n' "$(echo "$t_skopeo_w_tar / $t_ferry_w_tar" | bc -l)" "$(echo "$t_ferry_w_tar / $t_tar_c" | bc -l)"
+printf '  .tar read:  %.1fx faster than skopeo, %.2fx the time of tar xf\n' "$(echo "$t_skopeo_r_tar / $t_ferry_r_tar" | bc -l)" "$(echo "$t_ferry_r_tar / $t_tar_x" | bc -l)"
+printf '  .tar.gz read: %.1fx faster than skopeo\n' "$(echo "$t_skopeo_r_tar_gz / $t_ferry_r_tar_gz" | bc -l)"
+printf '  .tar.gz write: ferry takes %.2fx the time of skopeo, but skopeo writes %s for a .tar.gz name\n' \
+    "$(echo "$t_ferry_w_tar_gz / $t_skopeo_w_tar_gz" | bc -l)" "$(file -b "$WORK/s.tar.gz" | cut -d, -f1)"
+printf '  (gzip here is zlib level 1: incompressible layers bound it at zlib speed; .tar.zst is many times faster)\n'

@@ -23,6 +23,19 @@ public struct BlobVerifier {
         chunk.withUnsafeBytes { hasher.update($0) }
     }
 
+    /// Counts and hashes one chunk while `write` stores it on a thread that may block: hashing
+    /// and writing overlap. Whatever `write` stored is discarded by the caller if the blob fails.
+    public mutating func update(_ chunk: [UInt8], writingWith write: @escaping @Sendable ([UInt8]) throws -> Void) async throws {
+        async let written: Void = BlockingIO.run { try write(chunk) }
+        do {
+            try update(chunk)
+        } catch {
+            try? await written
+            throw error
+        }
+        try await written
+    }
+
     /// Checks the total size and the digest.
     public func finish() throws {
         guard count == expected.size else {

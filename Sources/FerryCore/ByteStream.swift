@@ -45,6 +45,19 @@ public struct ByteStream: AsyncSequence, Sendable {
         }
     }
 
+    /// A stream that reads one chunk ahead on its own task, so that reading the next chunk
+    /// overlaps whatever the consumer does with this one (hashing, writing).
+    public func prefetching() -> ByteStream {
+        let upstream = produce
+        let ahead = ReadAhead()
+        return ByteStream {
+            let pending = ahead.task ?? Task { try await upstream() }
+            let chunk = try await pending.value
+            ahead.task = chunk == nil ? nil : Task { try await upstream() }
+            return chunk
+        }
+    }
+
     /// Reads the whole stream, failing with `SIZE_INVALID` once it passes `limit` bytes.
     public func collect(upTo limit: Int, what: @autoclosure () -> String) async throws -> [UInt8] {
         var result = [UInt8]()
@@ -66,4 +79,9 @@ private final class Cursor: @unchecked Sendable {
         position = min(position + step, limit)
         return start
     }
+}
+
+/// The chunk being read ahead; a stream is consumed by one task at a time.
+private final class ReadAhead: @unchecked Sendable {
+    var task: Task<[UInt8]?, Error>?
 }

@@ -176,7 +176,7 @@ public struct CopyEngine: Sendable {
         report(.blobStarted(descriptor))
         let counter = ByteCounter()
         let report = self.report
-        let counted = stream.observing { chunk in report(.blobProgress(descriptor, bytes: counter.add(chunk.count))) }
+        let counted = stream.prefetching().observing { chunk in report(.blobProgress(descriptor, bytes: counter.add(chunk.count))) }
         do {
             try await destination.pushBlob(descriptor, from: counted, in: blob.destinationRepository)
         } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {

@@ -78,6 +78,12 @@ public final class TempFile: @unchecked Sendable {
         }
     }
 
+    /// Starts writeback of everything written so far, for writers that write to the descriptor
+    /// themselves; durability still comes from `commit(to:)`.
+    public func startWriteback() {
+        _ = ferry_start_writeback(fd.rawValue, 0, 0)
+    }
+
     /// fsyncs the file and renames it to `final`, replacing what is there.
     public func commit(to final: FilePath) throws {
         guard fsync(fd.rawValue) == 0 else { throw FileSystem.failure(path, "fsync") }

@@ -26,11 +26,11 @@ final class ArchiveWriteSession: @unchecked Sendable {
         try await BlockingIO.run { try tar.beginFile(path: name, size: descriptor.size) }
         var verifier = BlobVerifier(expecting: descriptor)
         for try await chunk in stream {
-            try verifier.update(chunk)
-            try await BlockingIO.run { try tar.write(chunk) }
+            try await verifier.update(chunk) { try tar.write($0) }
         }
         try verifier.finish()
         written.insert(descriptor.digest)
+        temp.startWriteback()
     }
 }
 
@@ -130,7 +130,11 @@ extension LayoutArchiveStore {
             try await opened.add(push.manifest.descriptor, from: .bytes(push.manifest.bytes))
         }
         if previous != nil {
-            try await streamAllBlobs(skipping: opened.written) { descriptor, stream in try await opened.add(descriptor, from: stream) }
+            do {
+                try await streamAllBlobs(skipping: opened.written) { descriptor, stream in try await opened.add(descriptor, from: stream) }
+            } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {
+                throw StorageError(error.code, "\(displayName): blob \(error.message)")
+            }
         }
         return opened
     }

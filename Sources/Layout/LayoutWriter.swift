@@ -20,8 +20,7 @@ extension LayoutStore {
         do {
             var verifier = BlobVerifier(expecting: descriptor)
             for try await chunk in stream {
-                try verifier.update(chunk)
-                try await BlockingIO.run { try temp.write(chunk) }
+                try await verifier.update(chunk) { try temp.write($0) }
             }
             try verifier.finish()
             try await BlockingIO.run { try temp.commit(to: final) }

@@ -30,6 +30,8 @@ public final class TarWriter: @unchecked Sendable {
         self.archive = archive
         self.name = name
         archive_write_set_format_pax_restricted(archive)
+        // No 10 KiB blocking: each chunk goes to the file in one write.
+        archive_write_set_bytes_per_block(archive, 0)
         switch compression {
         case .none:
             break
@@ -39,11 +41,9 @@ public final class TarWriter: @unchecked Sendable {
             archive_write_add_filter_gzip(archive)
             archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
             archive_write_set_filter_option(archive, "gzip", "compression-level", "1")
-            archive_write_set_bytes_in_last_block(archive, 1)
         case .zstd:
             archive_write_add_filter_zstd(archive)
             archive_write_set_filter_option(archive, "zstd", "threads", "2")
-            archive_write_set_bytes_in_last_block(archive, 1)
         }
         guard archive_write_open_fd(archive, fd) == ARCHIVE_OK else { throw failure("cannot start the archive") }
     }
