@@ -54,6 +54,11 @@ public struct StorageVerifier: Sendable {
         let unnamed = stored.filter { blobs[$0.digest] == nil && !seen.contains($0.digest) }.map {
             (descriptor: Descriptor(mediaType: MediaType.octetStream, digest: $0.digest, size: $0.size), repository: "", namedBy: "no manifest")
         }
+        if let ordered = storage as? any SequentialSource, (try? await ordered.prefersOnePass()) == true {
+            await rehashInOnePass(named + unnamed, from: ordered, into: &report)
+            report.faults.sort { $0.subject < $1.subject }
+            return report
+        }
         await withTaskGroup(of: (Int64, Fault?).self) { group in
             var queue = (named + unnamed).sorted { $0.descriptor.size > $1.descriptor.size }[...]
             func startNext() {
@@ -81,6 +86,35 @@ public struct StorageVerifier: Sendable {
         return report
     }
 
+    /// Re-hashes blobs of a source that is read in one pass (a compressed archive).
+    private func rehashInOnePass(
+        _ blobs: [(descriptor: Descriptor, repository: String, namedBy: String)], from source: any SequentialSource,
+        into report: inout VerificationReport
+    ) async {
+        let namedBy = Dictionary(blobs.map { ($0.descriptor.digest, $0.namedBy) }, uniquingKeysWith: { first, _ in first })
+        let outcomes = Outcomes()
+        do {
+            try await source.streamBlobs(blobs.map(\.descriptor), in: "") { descriptor, stream in
+                var verifier = BlobVerifier(expecting: descriptor)
+                do {
+                    for try await chunk in stream { try verifier.update(chunk) }
+                    try verifier.finish()
+                    outcomes.add(descriptor.size, nil)
+                } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {
+                    let problem = error.message.replacingPrefix("\(descriptor.digest): ", with: "")
+                    outcomes.add(0, Fault(subject: "blob \(descriptor.digest) (named by \(namedBy[descriptor.digest] ?? "?"))", problem: problem))
+                }
+            }
+        } catch {
+            report.faults.append(Fault(subject: source.displayName, problem: "\(error)"))
+        }
+        for (bytes, fault) in outcomes.all {
+            report.blobs += 1
+            report.bytes += bytes
+            if let fault { report.faults.append(fault) }
+        }
+    }
+
     private func rehash(_ descriptor: Descriptor, in storage: any Storage, repository: String) async throws {
         guard try await storage.blobExists(descriptor.digest, in: repository) else {
             throw StorageError(.blobUnknown, "missing")
@@ -97,4 +131,10 @@ extension String {
     fileprivate func replacingPrefix(_ prefix: String, with replacement: String) -> String {
         hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
     }
+}
+
+/// Results gathered from a one-pass stream's callbacks, one at a time.
+private final class Outcomes: @unchecked Sendable {
+    private(set) var all: [(Int64, Fault?)] = []
+    func add(_ bytes: Int64, _ fault: Fault?) { all.append((bytes, fault)) }
 }

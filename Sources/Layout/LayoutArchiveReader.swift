@@ -172,6 +172,7 @@ extension LayoutArchiveStore {
         if let cached = catalog.withLock({ $0 }) { return cached }
         let path = self.path
         let displayName = self.displayName
+        passes.withLock { $0 += 1 }
         let scanner = try await BlockingIO.run { () -> ArchiveScanner in
             let scanner = try ArchiveScanner(path, displayName: displayName)
             try scanner.advance(stopAtLargeBlob: true)
@@ -199,7 +200,9 @@ extension LayoutArchiveStore {
             defer { taken = nil }
             return taken
         }
-        return try paused ?? ArchiveScanner(path, displayName: displayName)
+        if let paused { return paused }
+        passes.withLock { $0 += 1 }
+        return try ArchiveScanner(path, displayName: displayName)
     }
 
     static func checkLayoutFile(_ bytes: [UInt8], displayName: String) throws {
@@ -254,6 +257,7 @@ extension LayoutArchiveStore {
         let wanted = "blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"
         let path = self.path
         let displayName = self.displayName
+        passes.withLock { $0 += 1 }
         let reader = try await BlockingIO.run { () -> TarReader in
             let reader = try TarReader(path: path.string)
             while let entry = try reader.next() {

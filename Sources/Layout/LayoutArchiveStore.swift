@@ -20,6 +20,8 @@ public final class LayoutArchiveStore: Storage, Inventory {
     let catalog = Mutex<ArchiveCatalog?>(nil)
     /// A scan of a compressed archive paused at its first large blob, for a one-pass copy.
     let head = Mutex<ArchiveScanner?>(nil)
+    /// How many times this store has started reading the archive from its first byte.
+    let passes = Mutex(0)
     let session = Mutex<ArchiveWriteSession?>(nil)
 
     public init(file: String, refNameStyle: RefNameStyle = .bare) {
