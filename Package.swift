@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "FerryCore", targets: ["FerryCore"]),
         .library(name: "Layout", targets: ["Layout"]),
         .library(name: "TarIO", targets: ["TarIO"]),
+        .library(name: "Epoch", targets: ["Epoch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,16 +50,19 @@ let package = Package(
                 "OCI", "FerryCore", "TarIO",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
+        // epoch: the Epoch bucket layout on an object store (a directory; S3 to come).
+        .target(name: "Epoch", dependencies: ["OCI", "FerryCore", .product(name: "SystemPackage", package: "swift-system")]),
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "OCI", "FerryCore", "Layout",
+                "OCI", "FerryCore", "Layout", "Epoch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "FerryCoreTests", dependencies: ["OCI", "FerryCore"]),
         .testTarget(name: "LayoutTests", dependencies: ["OCI", "FerryCore", "Layout"]),
+        .testTarget(name: "EpochTests", dependencies: ["OCI", "FerryCore", "Epoch", "Layout"]),
         .testTarget(name: "FerryCLITests", dependencies: ["ferry", "OCI", "FerryCore", "Layout"]),
     ]
 )

@@ -47,3 +47,34 @@ public struct BlobVerifier {
         }
     }
 }
+
+extension ByteStream {
+    /// The same bytes, checked against `descriptor` as they pass: too many bytes fail at once, and
+    /// a wrong total or digest fails in place of the end of the stream, so a consumer that
+    /// commits only at the end (an object store's put) never commits bad bytes.
+    public func verifying(_ descriptor: Descriptor) -> ByteStream {
+        let state = VerifyingState(descriptor)
+        let upstream = IteratorBox(makeAsyncIterator())
+        return ByteStream {
+            guard let chunk = try await upstream.next() else {
+                try state.verifier.finish()
+                return nil
+            }
+            try state.verifier.update(chunk)
+            return chunk
+        }
+    }
+}
+
+/// A verifier shared by one stream's closures; a stream is consumed by one task at a time.
+private final class VerifyingState: @unchecked Sendable {
+    var verifier: BlobVerifier
+    init(_ descriptor: Descriptor) { verifier = BlobVerifier(expecting: descriptor) }
+}
+
+/// An iterator shared by one stream's closures.
+private final class IteratorBox: @unchecked Sendable {
+    private var iterator: ByteStream.AsyncIterator
+    init(_ iterator: ByteStream.AsyncIterator) { self.iterator = iterator }
+    func next() async throws -> [UInt8]? { try await iterator.next() }
+}

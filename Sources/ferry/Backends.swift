@@ -1,4 +1,6 @@
+import Epoch
 import FerryCore
+import Foundation
 import Layout
 import OCI
 
@@ -11,6 +13,8 @@ enum Backends {
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
         case .layoutArchive(let path, _):
             return LayoutArchiveStore(file: path, refNameStyle: refNameStyle)
+        case .epoch(let bucket, _, _):
+            return try openEpoch(bucket)
         default:
             throw unavailable(reference.transportName)
         }
@@ -22,9 +26,29 @@ enum Backends {
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
         case .layoutArchive(let path):
             return LayoutArchiveStore(file: path, refNameStyle: refNameStyle)
-        case .epoch: throw unavailable("epoch")
+        case .epoch(let bucket): return try openEpoch(bucket)
         case .cocoon: throw unavailable("cocoon")
         case .registry: throw unavailable("docker")
+        }
+    }
+
+    /// An Epoch bucket: a directory mirror of the bucket's root, found from the reference or from
+    /// `EPOCH_DIR`; keys start with `EPOCH_S3_PREFIX` (default `epoch/`), as epoch reads it.
+    static func openEpoch(_ bucket: EpochBucket, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Storage {
+        let prefix = environment["EPOCH_S3_PREFIX"].flatMap { $0.isEmpty ? nil : $0 } ?? "epoch/"
+        switch bucket {
+        case .directory(let path):
+            return EpochStore(objects: DirectoryObjectStore(root: path), prefix: prefix)
+        case .configured:
+            if let endpoint = environment["EPOCH_S3_ENDPOINT"], !endpoint.isEmpty {
+                throw StorageError(.unsupported, "epoch: EPOCH_S3_ENDPOINT is set, but this build of ferry reaches directory buckets only (S3 is the next step); use epoch:DIR#NAME")
+            }
+            guard let directory = environment["EPOCH_DIR"], !directory.isEmpty else {
+                throw StorageError(.nameUnknown, "epoch: no bucket configured: set EPOCH_DIR (a directory bucket) or write epoch:DIR#NAME")
+            }
+            return EpochStore(objects: DirectoryObjectStore(root: directory), prefix: prefix)
+        case .s3(let name, _):
+            throw StorageError(.unsupported, "epoch:s3://\(name): this build of ferry reaches directory buckets only (S3 is the next step)")
         }
     }
 

@@ -30,8 +30,23 @@ extension Ferry {
     ) async throws {
         let sourceStore = try Backends.open(source)
         let destinationStore = try Backends.open(destination, refNameStyle: output.refName)
-        let requests = try await CopyRequest.everything(in: sourceStore)
+        var requests = try await CopyRequest.everything(in: sourceStore)
         guard !requests.isEmpty else { throw StorageError(.nameUnknown, "\(sourceName): holds nothing to copy") }
+        let intoLayout = destinationStore is LayoutStore || destinationStore is LayoutArchiveStore
+        for index in requests.indices {
+            let request = requests[index]
+            if intoLayout {
+                // A layout has one tag namespace: named repositories keep their names, so that
+                // app:v1 and db:v1 do not collide.
+                if !request.destinationRepository.isEmpty, let tag = request.tag, !tag.contains(":") {
+                    requests[index].tag = "\(request.destinationRepository):\(tag)"
+                }
+            } else if request.destinationRepository.isEmpty {
+                throw StorageError(.nameInvalid, "\(sourceName): '\(request.tag ?? "an untagged manifest")' has no repository name for \(destinationName); copy it alone (ferry copy SRC:TAG DST#NAME:TAG) or name it in full (example.com/app:TAG)")
+            } else if let tag = request.tag, let split = Names.splitTag(tag) {
+                requests[index].tag = split.tag
+            }
+        }
         let reporter = ProgressReporter(mode: output.progress, json: output.json)
         let engine = CopyEngine(options: options, events: { reporter.handle($0) })
         let result = try await engine.copy(requests, from: sourceStore, to: destinationStore)

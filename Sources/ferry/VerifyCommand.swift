@@ -14,14 +14,28 @@ extension Ferry {
         func run() async throws {
             let verifier = StorageVerifier(jobs: transfer.jobs)
             let report: VerificationReport
-            let reference = try Reference(parsing: target)
+            // A reference verifies one artifact; a location (oci:DIR, epoch:DIR) everything in it.
+            guard let reference = try? Reference(parsing: target), reference.selector != nil || reference.repository.isEmpty == false
+            else {
+                let store = try Backends.open(try Location(parsing: target))
+                guard let inventory = store as? any Inventory else {
+                    throw StorageError(.unsupported, "\(target): cannot list everything it holds; name an artifact")
+                }
+                report = await verifier.verify(roots: try await inventory.roots(), in: store, stored: try await inventory.storedBlobs())
+                try finish(report)
+                return
+            }
             let store = try Backends.open(reference)
-            if reference.selector == nil, let inventory = store as? any Inventory {
+            if reference.selector == nil, reference.repository.isEmpty, let inventory = store as? any Inventory {
                 report = await verifier.verify(roots: try await inventory.roots(), in: store, stored: try await inventory.storedBlobs())
             } else {
                 let root = try await store.resolve(reference.selector, in: reference.repository)
                 report = await verifier.verify(roots: [(target, reference.repository, root)], in: store)
             }
+            try finish(report)
+        }
+
+        private func finish(_ report: VerificationReport) throws {
             if json {
                 Output.json([
                     "target": target, "manifests": report.manifests, "blobs": report.blobs, "bytes": report.bytes,

@@ -1,0 +1,55 @@
+import FerryCore
+
+/// An object in a store: its key and size.
+public struct ObjectInfo: Sendable, Equatable {
+    public var key: String
+    public var size: Int64
+
+    public init(key: String, size: Int64) {
+        self.key = key
+        self.size = size
+    }
+}
+
+/// A flat key space of byte objects: a local directory or an S3 bucket. The Epoch registry
+/// keeps everything in one.
+public protocol ObjectStore: Sendable {
+    /// How the store appears in messages (never with credentials).
+    var displayName: String { get }
+
+    /// Stores `size` bytes under `key`, atomically: readers see the old object or the new one.
+    func put(_ key: String, from stream: ByteStream, size: Int64) async throws
+
+    /// The bytes of an object, or of `range` of it.
+    func get(_ key: String, range: Range<Int64>?) async throws -> ByteStream
+
+    /// The object's size, or nil when there is none.
+    func head(_ key: String) async throws -> ObjectInfo?
+
+    /// Every object whose key starts with `prefix`, in key order.
+    func list(prefix: String) async throws -> [ObjectInfo]
+
+    /// Removes an object; a missing one is not an error.
+    func delete(_ key: String) async throws
+
+    /// Reads an object, changes it and writes it back, safe against other processes doing the
+    /// same: `transform` gets the current bytes (nil when absent) and returns the new bytes, or
+    /// nil to leave the object as it is.
+    func update(_ key: String, _ transform: @escaping @Sendable ([UInt8]?) throws -> [UInt8]?) async throws
+}
+
+extension ObjectStore {
+    /// Whether an object exists.
+    public func exists(_ key: String) async throws -> Bool { try await head(key) != nil }
+
+    /// A whole small object, or nil when there is none.
+    public func read(_ key: String, limit: Int) async throws -> [UInt8]? {
+        guard try await head(key) != nil else { return nil }
+        return try await get(key, range: nil).collect(upTo: limit, what: "\(displayName): \(key)")
+    }
+
+    /// Stores small bytes.
+    public func write(_ key: String, _ bytes: [UInt8]) async throws {
+        try await put(key, from: .bytes(bytes), size: Int64(bytes.count))
+    }
+}

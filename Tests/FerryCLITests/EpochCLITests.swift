@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// epoch: from the command line: copies in every direction, two writers at once.
+@Suite struct EpochCLITests {
+    @Test func copiesBetweenLayoutsArchivesAndBuckets() throws {
+        let scratch = try Scratch()
+        let bucket = scratch.path("bucket")
+        #expect(try ferry("copy", "--progress", "none", "oci:\(Paths.fixture("umoci-layout")):v2", "epoch:\(bucket)#team/app:v2").status == 0)
+        #expect(try ferry("copy", "--progress", "none", "epoch:\(bucket)#team/app:v2", "oci-archive:\(scratch.path("a.tar.zst")):v2").status == 0)
+        #expect(try ferry("copy", "--progress", "none", "oci-archive:\(scratch.path("a.tar.zst")):v2", "epoch:\(bucket)#team/copy:v2").status == 0)
+        let out = try ferry("copy", "--json", "epoch:\(bucket)#team/copy:v2", "oci:\(scratch.path("back")):v2")
+        #expect(jsonLines(out.stdout).last?["digest"] as? String == InteropTests.umociV2)
+        #expect(try ferry("ls", "epoch:\(bucket)").stdout == "team/app\nteam/copy\n")
+        #expect(try ferry("verify", "epoch:\(bucket)").status == 0)
+        // The configured bucket: EPOCH_DIR.
+        let configured = try run("/usr/bin/env", ["EPOCH_DIR=\(bucket)", Paths.ferry, "inspect", "--json", "epoch:team/app:v2"])
+        #expect(jsonLines(configured.stdout).first?["digest"] as? String == InteropTests.umociV2)
+    }
+
+    @Test func twoWritersPushingDifferentTagsBothLandInTheCatalog() throws {
+        let scratch = try Scratch()
+        let bucket = scratch.path("bucket")
+        let processes = try (0..<6).map { index in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Paths.ferry)
+            let source = index % 2 == 0 ? "oci:\(Paths.fixture("umoci-layout")):v1" : "oci:\(Paths.fixture("umoci-layout")):v2"
+            process.arguments = ["copy", "--progress", "none", source, "epoch:\(bucket)#app\(index % 3):t\(index)"]
+            try process.run()
+            return process
+        }
+        for process in processes {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        let catalog = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bucket + "/epoch/catalog.json"))) as? [String: Any]
+        let repositories = try #require(catalog?["repositories"] as? [String: [String: Any]])
+        let tags = repositories.flatMap { ($0.value["tags"] as? [String: String] ?? [:]).keys }
+        #expect(Set(tags) == ["t0", "t1", "t2", "t3", "t4", "t5"])
+    }
+
+    @Test func syncSeedsABucketFromALayoutAndMirrorsItBack() throws {
+        let scratch = try Scratch()
+        let layout = scratch.path("layout")
+        #expect(try ferry("copy", "--progress", "none", "oci:\(Paths.fixture("umoci-layout")):v1", "oci:\(layout):example.com/app:v1").status == 0)
+        #expect(try ferry("copy", "--progress", "none", "--all", "oci:\(Paths.fixture("multiarch-layout")):latest", "oci:\(layout):example.com/multi:latest").status == 0)
+        let bucket = scratch.path("bucket")
+        #expect(try ferry("sync", "--progress", "none", "oci:\(layout)", "epoch:\(bucket)").status == 0)
+        #expect(try ferry("ls", "epoch:\(bucket)").stdout == "example.com/app\nexample.com/multi\n")
+        let again = try ferry("sync", "--json", "oci:\(layout)", "epoch:\(bucket)")
+        #expect(jsonLines(again.stdout).last?["blobsCopied"] as? Int == 0)
+        let mirror = scratch.path("mirror")
+        #expect(try ferry("sync", "--progress", "none", "epoch:\(bucket)", "oci:\(mirror)").status == 0)
+        #expect(try skopeoDigest("oci:\(mirror):example.com/multi:latest") == InteropTests.multiarch)
+        #expect(try skopeoDigest("oci:\(mirror):example.com/app:v1") == InteropTests.umociV1)
+        // Bare layout tags have no repository name for a bucket: refused before anything is written.
+        let refused = try ferry("sync", "oci:\(Paths.fixture("umoci-layout"))", "epoch:\(scratch.path("other"))")
+        #expect(refused.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("other")))
+    }
+}
