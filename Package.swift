@@ -51,7 +51,13 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         // epoch: the Epoch bucket layout on an object store (a directory; S3 to come).
-        .target(name: "Epoch", dependencies: ["OCI", "FerryCore", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(
+            name: "Epoch",
+            dependencies: [
+                "OCI", "FerryCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         .executableTarget(
             name: "ferry",
             dependencies: [

@@ -40,8 +40,8 @@ enum Backends {
         case .directory(let path):
             return EpochStore(objects: DirectoryObjectStore(root: path), prefix: prefix)
         case .configured:
-            if let endpoint = environment["EPOCH_S3_ENDPOINT"], !endpoint.isEmpty {
-                throw StorageError(.unsupported, "epoch: EPOCH_S3_ENDPOINT is set, but this build of ferry reaches directory buckets only (S3 is the next step); use epoch:DIR#NAME")
+            if let s3 = try EpochS3Config.load(environment: environment) {
+                throw StorageError(.unsupported, "epoch: the configured bucket is \(s3.bucket) on \(s3.host), but this build of ferry reaches directory buckets only (S3 is the next step); use epoch:DIR#NAME")
             }
             guard let directory = environment["EPOCH_DIR"], !directory.isEmpty else {
                 throw StorageError(.nameUnknown, "epoch: no bucket configured: set EPOCH_DIR (a directory bucket) or write epoch:DIR#NAME")
