@@ -69,7 +69,12 @@ public struct DirectoryObjectStore: ObjectStore {
     }
 
     public func head(_ key: String) async throws -> ObjectInfo? {
-        FileSystem.regularFileSize(try path(key)).map { ObjectInfo(key: key, size: $0) }
+        let file = try path(key)
+        return FileSystem.regularFileSize(file).map { ObjectInfo(key: key, size: $0, modified: FileSystem.modificationDate(file) ?? Date()) }
+    }
+
+    public func touch(_ key: String) async throws {
+        FileSystem.touch(try path(key))
     }
 
     public func list(prefix: String) async throws -> [ObjectInfo] {
@@ -85,7 +90,7 @@ public struct DirectoryObjectStore: ObjectStore {
                 guard key.hasPrefix(prefix), !key.split(separator: "/").contains(where: { TempFile.isTemporaryName(String($0)) }),
                     let size = FileSystem.regularFileSize(root.appending(key))
                 else { continue }
-                found.append(ObjectInfo(key: key, size: size))
+                found.append(ObjectInfo(key: key, size: size, modified: FileSystem.modificationDate(root.appending(key)) ?? Date()))
             }
             return found.sorted { $0.key < $1.key }
         }

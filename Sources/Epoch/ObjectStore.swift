@@ -1,13 +1,17 @@
 import FerryCore
+import Foundation
 
 /// An object in a store: its key and size.
 public struct ObjectInfo: Sendable, Equatable {
     public var key: String
     public var size: Int64
+    /// When the object was last written (or touched).
+    public var modified: Date
 
-    public init(key: String, size: Int64) {
+    public init(key: String, size: Int64, modified: Date = Date(timeIntervalSince1970: 0)) {
         self.key = key
         self.size = size
+        self.modified = modified
     }
 }
 
@@ -28,6 +32,9 @@ public protocol ObjectStore: Sendable {
 
     /// Every object whose key starts with `prefix`, in key order.
     func list(prefix: String) async throws -> [ObjectInfo]
+
+    /// Refreshes an object's modification time, where the store can do so cheaply.
+    func touch(_ key: String) async throws
 
     /// Removes an object; a missing one is not an error.
     func delete(_ key: String) async throws

@@ -130,6 +130,7 @@ public struct CopyEngine: Sendable {
                 guard let blob = pending.popFirst() else { return }
                 group.addTask {
                     if try await destination.blobExists(blob.descriptor.digest, in: blob.destinationRepository) {
+                        await destination.markInUse(blob.descriptor.digest, in: blob.destinationRepository)
                         self.report(.blobSkipped(blob.descriptor))
                         return .skipped(blob.descriptor.size)
                     }
@@ -153,6 +154,7 @@ public struct CopyEngine: Sendable {
         var missing: [String: [CopyPlan.Blob]] = [:]
         for blob in blobs {
             if try await destination.blobExists(blob.descriptor.digest, in: blob.destinationRepository) {
+                await destination.markInUse(blob.descriptor.digest, in: blob.destinationRepository)
                 report(.blobSkipped(blob.descriptor))
                 result.tally(.skipped(blob.descriptor.size))
             } else {

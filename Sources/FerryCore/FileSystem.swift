@@ -70,6 +70,18 @@ public enum FileSystem {
         return Int64(info.st_size)
     }
 
+    /// When a file was last modified.
+    public static func modificationDate(_ path: FilePath) -> Date? {
+        var info = stat()
+        guard stat(path.string, &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+    }
+
+    /// Sets a file's times to now; failures (a read-only tree) are ignored.
+    public static func touch(_ path: FilePath) {
+        _ = utimensat(AT_FDCWD, path.string, nil, 0)
+    }
+
     /// Whether `path` is a directory.
     public static func isDirectory(_ path: FilePath) -> Bool {
         var info = stat()

@@ -23,6 +23,10 @@ public protocol Storage: Sendable {
     /// Whether a manifest is present (by digest).
     func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool
 
+    /// A copy relies on this existing blob instead of writing it. Stores that collect garbage
+    /// refresh its age, so that `ferry gc` spares it for its grace period.
+    func markInUse(_ digest: Digest, in repository: String) async
+
     /// Stores a blob, verifying digest and size while it streams. Fails with `DIGEST_INVALID` or
     /// `SIZE_INVALID` and stores nothing when the bytes do not match the descriptor.
     func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws
@@ -65,6 +69,7 @@ public protocol Storage: Sendable {
 
 extension Storage {
     public var wantsSequentialBlobs: Bool { false }
+    public func markInUse(_ digest: Digest, in repository: String) async {}
     public func willCopy(_ plan: CopyPlan) async throws {}
     public func commit() async throws {}
     public func abort() async {}

@@ -12,7 +12,7 @@ struct Ferry: AsyncParsableCommand {
         abstract: "Copy OCI images, VM snapshots and cloud disks between every place they live.",
         discussion: "References: \(Reference.forms.joined(separator: "  ")).",
         version: "0.1.0",
-        subcommands: [Copy.self, Sync.self, Inspect.self, List.self, Verify.self])
+        subcommands: [Copy.self, Sync.self, Inspect.self, List.self, Verify.self, GC.self])
 
     /// Runs the command line; usage errors exit 2, failures print `ferry: <what>: <why>` and exit 1.
     static func main() async {

@@ -59,3 +59,25 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: scratch.path("other")))
     }
 }
+
+/// ferry gc from the command line.
+@Suite struct GCCLITests {
+    @Test func dryRunThenCollectWithAGraceOfZero() throws {
+        let scratch = try Scratch()
+        let bucket = scratch.path("bucket")
+        #expect(try ferry("copy", "--progress", "none", "oci:\(Paths.fixture("umoci-layout")):v1", "epoch:\(bucket)#app:v1").status == 0)
+        #expect(try ferry("copy", "--progress", "none", "oci:\(Paths.fixture("umoci-layout")):v2", "epoch:\(bucket)#app@\(InteropTests.umociV2)").status != 0)
+        #expect(try ferry("copy", "--progress", "none", "oci:\(Paths.fixture("umoci-layout")):v2", "epoch:\(bucket)#app:v2").status == 0)
+        // Remove the tag with epoch's own semantics (delete the tag object and its catalog entry) by hand.
+        try FileManager.default.removeItem(atPath: bucket + "/epoch/manifests/app/v2.json")
+        let young = try ferry("gc", "--json", "epoch:\(bucket)")
+        #expect((jsonLines(young.stdout).first?["garbage"] as? [Any])?.isEmpty == true)
+        let dry = try ferry("gc", "--dry-run", "--grace", "0", "--json", "epoch:\(bucket)")
+        let object = try #require(jsonLines(dry.stdout).first)
+        #expect((object["garbage"] as? [Any])?.count == 3)
+        #expect(object["bytes"] as? Int == 499 + 734 + 136)
+        #expect(try ferry("gc", "--grace", "0", "epoch:\(bucket)").status == 0)
+        #expect(try ferry("verify", "epoch:\(bucket)").status == 0)
+        #expect(try ferry("gc", "--grace", "soon", "epoch:\(bucket)").status == 2)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import OCI
+
+/// Something a place stores, as garbage collection sees it.
+public struct StoredItem: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case blob
+        /// A manifest kept apart from the blobs (an Epoch bucket's by-digest copy), per repository.
+        case manifest(repository: String)
+    }
+
+    public var kind: Kind
+    public var digest: Digest
+    public var size: Int64
+    /// When it was last written or relied upon by a copy.
+    public var modified: Date
+
+    public init(kind: Kind, digest: Digest, size: Int64, modified: Date) {
+        self.kind = kind
+        self.digest = digest
+        self.size = size
+        self.modified = modified
+    }
+}
+
+/// A place whose unreferenced content can be collected.
+public protocol Collectable: Inventory {
+    /// Everything stored, with its age.
+    func storedItems() async throws -> [StoredItem]
+    /// Removes one item.
+    func remove(_ item: StoredItem) async throws
+}
+
+/// What a collection found (and removed, unless it was a dry run).
+public struct CollectionReport: Sendable {
+    public var garbage: [StoredItem] = []
+    /// Unreferenced, but younger than the grace period.
+    public var spared: [StoredItem] = []
+    public var bytes: Int64 { garbage.reduce(0) { $0 + $1.size } }
+}
+
+/// Removes blobs and manifests that no root reaches. It never removes what a root reaches: if
+/// any manifest under a root cannot be read, nothing is removed. Content younger than `grace`
+/// stays, and the roots are walked a second time just before removal, so a copy running at the
+/// same time keeps what it wrote and what it relied on (copies refresh the time of the blobs
+/// they skip).
+public struct GarbageCollector: Sendable {
+    public var grace: TimeInterval
+
+    public init(grace: TimeInterval = 3600) {
+        self.grace = grace
+    }
+
+    public func collect(_ store: any Collectable, dryRun: Bool, now: Date = Date()) async throws -> CollectionReport {
+        let items = try await store.storedItems()
+        var reachable = try await reachableDigests(store)
+        var report = CollectionReport()
+        for item in items where !reachable.contains(item.digest) {
+            if now.timeIntervalSince(item.modified) < grace {
+                report.spared.append(item)
+            } else {
+                report.garbage.append(item)
+            }
+        }
+        guard !dryRun, !report.garbage.isEmpty else { return report }
+        reachable = try await reachableDigests(store)
+        report.garbage.removeAll { reachable.contains($0.digest) }
+        // Manifests first: a blob goes only after whatever named it.
+        for item in report.garbage.sorted(by: { ($0.kind == .blob ? 1 : 0) < ($1.kind == .blob ? 1 : 0) }) {
+            try await store.remove(item)
+        }
+        return report
+    }
+
+    /// Every digest the roots reach: manifests, children, configs, layers.
+    private func reachableDigests(_ store: any Collectable) async throws -> Set<Digest> {
+        var reached = Set<Digest>()
+        var pending = try await store.roots().map { ($0.descriptor, $0.repository, $0.name) }
+        while let (descriptor, repository, name) = pending.popLast() {
+            guard reached.insert(descriptor.digest).inserted else { continue }
+            let manifest: Manifest
+            do {
+                manifest = try await store.fetchManifest(descriptor, in: repository)
+            } catch {
+                throw StorageError(.manifestInvalid, "\(store.displayName): nothing removed: \(name) names \(descriptor.digest), which cannot be read (\(error))")
+            }
+            pending += manifest.manifests.map { ($0, repository, "index \(manifest.digest)") }
+            for blob in manifest.blobs { reached.insert(blob.digest) }
+        }
+        return reached
+    }
+}

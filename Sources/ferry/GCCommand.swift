@@ -1,0 +1,63 @@
+import ArgumentParser
+import FerryCore
+import Foundation
+import OCI
+
+extension Ferry {
+    struct GC: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gc",
+            abstract: "Remove blobs and by-digest manifests that no tag reaches.",
+            discussion: "What a tag reaches is never removed; if any manifest under a tag cannot be read, nothing is. Content younger than the grace period stays, so a copy running at the same time keeps what it wrote and what it relies on.")
+
+        @Argument(help: "A location: oci:DIR or epoch:DIR.") var location: String
+        @Flag(name: .long, help: "List what would go and the bytes it would free; remove nothing.") var dryRun = false
+        @Option(name: .long, help: "Spare content younger than this: 90s, 30m, 1h, 2d (default 1h).") var grace: String = "1h"
+        @Flag(name: .long, help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            guard let seconds = Self.duration(grace) else {
+                throw ArgumentParser.ValidationError("--grace \(grace): write a duration such as 90s, 30m, 1h or 2d")
+            }
+            let store = try Backends.open(try Location(parsing: location))
+            guard let collectable = store as? any Collectable else {
+                throw StorageError(.unsupported, "\(location): garbage collection works on oci: layouts and epoch: buckets")
+            }
+            let report = try await GarbageCollector(grace: seconds).collect(collectable, dryRun: dryRun)
+            let verb = dryRun ? "would remove" : "removed"
+            if json {
+                Output.json([
+                    "location": location, "dryRun": dryRun, "bytes": report.bytes,
+                    "garbage": report.garbage.map { describe($0) }, "spared": report.spared.map { describe($0) },
+                ])
+                return
+            }
+            for item in report.garbage {
+                Output.line("\(verb) \(label(item)) \(item.digest) (\(Output.bytes(item.size)))")
+            }
+            let spared = report.spared.isEmpty ? "" : "; \(report.spared.count) younger than \(grace) spared"
+            Output.line("\(location): \(verb) \(report.garbage.count) item(s), \(Output.bytes(report.bytes))\(spared)")
+        }
+
+        private func label(_ item: StoredItem) -> String {
+            switch item.kind {
+            case .blob: "blob"
+            case .manifest(let repository): "manifest of \(repository)"
+            }
+        }
+
+        private func describe(_ item: StoredItem) -> [String: Any] {
+            var object: [String: Any] = ["digest": item.digest.description, "size": item.size]
+            if case .manifest(let repository) = item.kind { object["repository"] = repository }
+            return object
+        }
+
+        /// `90s`, `30m`, `1h`, `2d`, or plain seconds.
+        static func duration(_ text: String) -> TimeInterval? {
+            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+            if let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value >= 0 { return value * scale }
+            if let value = Double(text), value >= 0 { return value }
+            return nil
+        }
+    }
+}
