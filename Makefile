@@ -2,7 +2,7 @@
 # `make bench` measures copies against skopeo and cp. Each installs what it needs first.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libarchive-dev zlib1g-dev skopeo umoci oci-image-tool python3 time bc openssl file
+APT_PACKAGES := libarchive-dev zlib1g-dev skopeo umoci oci-image-tool python3 python3-venv curl time bc openssl file
 BUILD_DEBUG := .build/debug/ferry
 BUILD_RELEASE := .build/release/ferry
 
@@ -28,9 +28,14 @@ release: deps
 demo: build
 	@bash scripts/demo.sh $(BUILD_DEBUG)
 
+# The S3 tests talk to a real SeaweedFS server on 127.0.0.1, started here and stopped by PID.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest
+	@state=$$(mktemp -d); \
+	bash scripts/seaweedfs.sh start "$$state" || { rm -rf "$$state"; exit 1; }; \
+	set -a; . "$$state/env"; set +a; \
+	$(SWIFT) test --skip-build --disable-xctest; status=$$?; \
+	bash scripts/seaweedfs.sh stop "$$state"; rm -rf "$$state"; exit $$status
 
 bench: release
 	@bash scripts/bench.sh $(BUILD_RELEASE)

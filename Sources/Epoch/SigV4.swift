@@ -116,3 +116,8 @@ public struct SigV4Signer: Sendable {
         bytes.map { String(format: "%02x", $0) }.joined()
     }
 }
+
+/// SHA-256 of small byte arrays, for signed payloads.
+enum SHA256Hasher {
+    static func hash(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+}

@@ -41,14 +41,19 @@ enum Backends {
             return EpochStore(objects: DirectoryObjectStore(root: path), prefix: prefix)
         case .configured:
             if let s3 = try EpochS3Config.load(environment: environment) {
-                throw StorageError(.unsupported, "epoch: the configured bucket is \(s3.bucket) on \(s3.host), but this build of ferry reaches directory buckets only (S3 is the next step); use epoch:DIR#NAME")
+                return EpochStore(objects: S3ObjectStore(config: s3), prefix: s3.prefix)
             }
             guard let directory = environment["EPOCH_DIR"], !directory.isEmpty else {
-                throw StorageError(.nameUnknown, "epoch: no bucket configured: set EPOCH_DIR (a directory bucket) or write epoch:DIR#NAME")
+                throw StorageError(.nameUnknown, "epoch: no bucket configured: set EPOCH_DIR (a directory bucket) or EPOCH_S3_*, or write epoch:DIR#NAME")
             }
             return EpochStore(objects: DirectoryObjectStore(root: directory), prefix: prefix)
-        case .s3(let name, _):
-            throw StorageError(.unsupported, "epoch:s3://\(name): this build of ferry reaches directory buckets only (S3 is the next step)")
+        case .s3(let bucket, let explicitPrefix):
+            guard var s3 = try EpochS3Config.load(environment: environment.merging(["EPOCH_S3_BUCKET": bucket]) { _, new in new }) else {
+                throw StorageError(.nameUnknown, "epoch:s3://\(bucket): set EPOCH_S3_ENDPOINT, EPOCH_S3_ACCESS_KEY and EPOCH_S3_SECRET_KEY")
+            }
+            s3.bucket = bucket
+            if let explicitPrefix { s3.prefix = explicitPrefix }
+            return EpochStore(objects: S3ObjectStore(config: s3), prefix: s3.prefix)
         }
     }
 

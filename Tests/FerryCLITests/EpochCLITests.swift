@@ -81,3 +81,53 @@ import Testing
         #expect(try ferry("gc", "--grace", "soon", "epoch:\(bucket)").status == 2)
     }
 }
+
+/// epoch:s3:// against the SeaweedFS server that make test starts.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["FERRY_TEST_S3_ENDPOINT"] != nil, "needs the SeaweedFS server that make test starts"))
+struct EpochS3CLITests {
+    private var environment: [String] {
+        let env = ProcessInfo.processInfo.environment
+        return ["EPOCH_S3_ENDPOINT=\(env["FERRY_TEST_S3_ENDPOINT"]!)", "EPOCH_S3_ACCESS_KEY=\(env["FERRY_TEST_S3_ACCESS_KEY"]!)",
+                "EPOCH_S3_SECRET_KEY=\(env["FERRY_TEST_S3_SECRET_KEY"]!)", "EPOCH_S3_ENV_FILE=/nonexistent"]
+    }
+
+    private func ferryWithS3(_ arguments: String...) throws -> Run {
+        try run("/usr/bin/env", environment + [Paths.ferry] + arguments)
+    }
+
+    private func makeBucket() throws -> String {
+        let bucket = "ferry-cli-\(UUID().uuidString.prefix(8).lowercased())"
+        let env = ProcessInfo.processInfo.environment
+        let made = try run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--aws-sigv4", "aws:amz:us-east-1:s3",
+                                    "--user", "\(env["FERRY_TEST_S3_ACCESS_KEY"]!):\(env["FERRY_TEST_S3_SECRET_KEY"]!)",
+                                    "\(env["FERRY_TEST_S3_ENDPOINT"]!)/\(bucket)"])
+        #expect(made.stdout == "200")
+        return bucket
+    }
+
+    @Test func layoutToS3AndBackWithTwoWritersAtOnce() throws {
+        let scratch = try Scratch()
+        let bucket = try makeBucket()
+        let processes = try (0..<4).map { index in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            let source = index % 2 == 0 ? "oci:\(Paths.fixture("umoci-layout")):v1" : "oci:\(Paths.fixture("umoci-layout")):v2"
+            process.arguments = environment + [Paths.ferry, "copy", "--progress", "none", source, "epoch:s3://\(bucket)#app:t\(index)"]
+            try process.run()
+            return process
+        }
+        for process in processes {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        #expect(Set(try ferryWithS3("ls", "epoch:s3://\(bucket)", "app").stdout.split(separator: "\n")) == ["t0", "t1", "t2", "t3"])
+        let catalog = try ferryWithS3("ls", "epoch:s3://\(bucket)")
+        #expect(catalog.stdout == "app\n")
+        let back = try ferryWithS3("copy", "--json", "epoch:s3://\(bucket)#app:t1", "oci:\(scratch.path("back")):t1")
+        #expect(jsonLines(back.stdout).last?["digest"] as? String == InteropTests.umociV2)
+        #expect(try ferryWithS3("verify", "epoch:s3://\(bucket)").status == 0)
+        // Secrets never appear in what ferry prints.
+        let failed = try ferryWithS3("inspect", "epoch:s3://\(bucket)#app:missing")
+        #expect(failed.status == 1 && !failed.stderr.contains("ferrytestsecret"))
+    }
+}

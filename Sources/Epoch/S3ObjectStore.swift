@@ -1,0 +1,196 @@
+import AsyncHTTPClient
+import FerryCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Objects in an S3 bucket, signed with SigV4, path-style (`http(s)://HOST/BUCKET/KEY`).
+/// Streaming puts are signed `UNSIGNED-PAYLOAD` (the digest is verified before the bytes leave
+/// Ferry); reads stream; idempotent requests are retried with backoff on 5xx and dropped
+/// connections. Keys and secrets never appear in messages.
+public struct S3ObjectStore: ObjectStore {
+    public let config: EpochS3Config
+    public let displayName: String
+    private let signer: SigV4Signer
+    private let client: HTTPClient
+
+    public init(config: EpochS3Config, client: HTTPClient = .shared) {
+        self.config = config
+        displayName = "epoch:s3://\(config.bucket)"
+        signer = SigV4Signer(credentials: config.credentials, region: config.region)
+        self.client = client
+    }
+
+    // MARK: requests
+
+    private struct Response {
+        var status: HTTPResponseStatus
+        var headers: HTTPHeaders
+        var body: HTTPClientResponse.Body
+    }
+
+    private func path(for key: String?) -> String {
+        "/\(SigV4Signer.uriEncode(config.bucket, encodeSlash: true))" + (key.map { "/" + SigV4Signer.uriEncode($0, encodeSlash: false) } ?? "")
+    }
+
+    /// Sends one signed request. `body` is called anew for each attempt; nil for no body.
+    private func send(
+        _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
+        body: (() -> HTTPClientRequest.Body?)? = nil, payloadHash: String = SigV4Signer.emptyPayloadHash, retry: Bool = true
+    ) async throws -> Response {
+        let path = path(for: key)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let headers = [("Host", config.host), ("x-amz-content-sha256", payloadHash)] + extra
+            let signed = signer.sign(method: method.rawValue, path: path, query: query, headers: headers, payloadHash: payloadHash, date: Date())
+            let queryString = SigV4Signer.canonicalQuery(query)
+            var request = HTTPClientRequest(url: "\(config.secure ? "https" : "http")://\(config.host)\(path)\(queryString.isEmpty ? "" : "?" + queryString)")
+            request.method = method
+            for (name, value) in headers where name != "Host" { request.headers.add(name: name, value: value) }
+            request.headers.add(name: "x-amz-date", value: signed.amzDate)
+            request.headers.add(name: "Authorization", value: signed.authorization)
+            request.body = body?()
+            do {
+                let response = try await client.execute(request, timeout: .minutes(30))
+                if retry, response.status.code >= 500, attempt < 5 {
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    try await Task.sleep(nanoseconds: UInt64(200_000_000) << (attempt - 1))
+                    continue
+                }
+                return Response(status: response.status, headers: response.headers, body: response.body)
+            } catch let error as HTTPClientError where retry && attempt < 5 && Self.isTransient(error) {
+                try await Task.sleep(nanoseconds: UInt64(200_000_000) << (attempt - 1))
+            } catch {
+                throw StorageError(.unknown, "\(displayName): \(method.rawValue) \(key ?? ""): \(Self.describe(error))")
+            }
+        }
+    }
+
+    private static func isTransient(_ error: HTTPClientError) -> Bool {
+        [.remoteConnectionClosed, .readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if let error = error as? HTTPClientError { return "\(error)" }
+        return String(describing: error).split(separator: "\n").first.map(String.init) ?? "request failed"
+    }
+
+    /// Fails with the S3 error code the server sent, naming the key.
+    private func failure(_ response: Response, _ operation: String, key: String?) async -> StorageError {
+        let body = (try? await response.body.collect(upTo: 1 << 16)).map { String(buffer: $0) } ?? ""
+        let code = body.range(of: "<Code>").flatMap { start in
+            body.range(of: "</Code>").map { String(body[start.upperBound..<$0.lowerBound]) }
+        } ?? "HTTP \(response.status.code)"
+        let kind: ErrorCode = response.status.code == 404 ? .blobUnknown : (response.status.code == 403 ? .denied : .unknown)
+        return StorageError(kind, "\(displayName): \(operation) \(key ?? ""): \(code)")
+    }
+
+    /// Creates the bucket when it does not exist (epoch expects it to; tests and `make bench`
+    /// make their own).
+    public func createBucket() async throws {
+        let response = try await send(.PUT, key: nil)
+        let body = (try? await response.body.collect(upTo: 1 << 16)).map { String(buffer: $0) } ?? ""
+        guard (200..<300).contains(response.status.code) || body.contains("BucketAlreadyOwnedByYou") || body.contains("BucketAlreadyExists")
+        else { throw StorageError(.unknown, "\(displayName): cannot create the bucket: HTTP \(response.status.code)") }
+    }
+
+    // MARK: ObjectStore
+
+    public func put(_ key: String, from stream: ByteStream, size: Int64) async throws {
+        let sequence = stream.map { ByteBuffer(bytes: $0) }
+        let response = try await send(.PUT, key: key, body: { .stream(sequence, length: .known(size)) }, payloadHash: "UNSIGNED-PAYLOAD", retry: false)
+        guard (200..<300).contains(response.status.code) else { throw await failure(response, "PUT", key: key) }
+        _ = try? await response.body.collect(upTo: 1 << 16)
+    }
+
+    public func get(_ key: String, range: Range<Int64>?) async throws -> ByteStream {
+        let headers = range.map { [("Range", "bytes=\($0.lowerBound)-\($0.upperBound - 1)")] } ?? []
+        let response = try await send(.GET, key: key, headers: headers)
+        guard (200..<300).contains(response.status.code) else { throw await failure(response, "GET", key: key) }
+        let iterator = BodyIterator(response.body.makeAsyncIterator())
+        return ByteStream {
+            guard let buffer = try await iterator.next() else { return nil }
+            return Array(buffer.readableBytesView)
+        }
+    }
+
+    public func head(_ key: String) async throws -> ObjectInfo? {
+        let response = try await send(.HEAD, key: key)
+        if response.status.code == 404 { return nil }
+        guard (200..<300).contains(response.status.code) else { throw await failure(response, "HEAD", key: key) }
+        let size = response.headers.first(name: "Content-Length").flatMap { Int64($0) } ?? 0
+        let modified = response.headers.first(name: "Last-Modified").flatMap(Self.httpDate) ?? Date()
+        return ObjectInfo(key: key, size: size, modified: modified)
+    }
+
+    public func list(prefix: String) async throws -> [ObjectInfo] {
+        var found: [ObjectInfo] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let response = try await send(.GET, key: nil, query: query)
+            guard (200..<300).contains(response.status.code) else { throw await failure(response, "LIST", key: prefix) }
+            let page = ListPage(data: Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView))
+            found += page.objects
+            token = page.truncated ? page.nextToken : nil
+        } while token != nil
+        return found.sorted { $0.key < $1.key }
+    }
+
+    public func delete(_ key: String) async throws {
+        let response = try await send(.DELETE, key: key)
+        guard (200..<300).contains(response.status.code) || response.status.code == 404 else {
+            throw await failure(response, "DELETE", key: key)
+        }
+    }
+
+    /// S3 cannot change an object's time in place; a copy onto itself would rewrite it. The
+    /// grace period of `ferry gc` counts from the write.
+    public func touch(_ key: String) async throws {}
+
+    /// Read, change, and write back with `If-Match` on the ETag read (`If-None-Match: *` when the
+    /// object was absent), retrying when another writer got there first (412).
+    public func update(_ key: String, _ transform: @escaping @Sendable ([UInt8]?) throws -> [UInt8]?) async throws {
+        for attempt in 1...20 {
+            let response = try await send(.GET, key: key)
+            var current: [UInt8]?
+            var condition: (String, String) = ("If-None-Match", "*")
+            if response.status.code == 404 {
+                _ = try? await response.body.collect(upTo: 1 << 16)
+            } else if (200..<300).contains(response.status.code) {
+                current = Array((try await response.body.collect(upTo: 256 << 20)).readableBytesView)
+                if let etag = response.headers.first(name: "ETag") { condition = ("If-Match", etag) }
+            } else {
+                throw await failure(response, "GET", key: key)
+            }
+            guard let next = try transform(current) else { return }
+            let hash = SigV4Signer.hex(SHA256Hasher.hash(next))
+            let put = try await send(.PUT, key: key, headers: [condition], body: { .bytes(next) }, payloadHash: hash)
+            if (200..<300).contains(put.status.code) {
+                _ = try? await put.body.collect(upTo: 1 << 16)
+                return
+            }
+            guard put.status.code == 412 || put.status.code == 409 else { throw await failure(put, "PUT", key: key) }
+            _ = try? await put.body.collect(upTo: 1 << 16)
+            try await Task.sleep(nanoseconds: UInt64.random(in: 10_000_000...50_000_000) * UInt64(attempt))
+        }
+        throw StorageError(.unknown, "\(displayName): \(key): gave up after 20 conflicting updates")
+    }
+
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+}
+
+/// The body of one response, read by one stream at a time.
+private final class BodyIterator: @unchecked Sendable {
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
+    func next() async throws -> ByteBuffer? { try await iterator.next() }
+}
