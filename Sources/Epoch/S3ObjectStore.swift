@@ -13,12 +13,24 @@ public struct S3ObjectStore: ObjectStore {
     public let displayName: String
     private let signer: SigV4Signer
     private let client: HTTPClient
+    /// Objects larger than this go up in parts (a single PUT is limited to 5 GiB).
+    public let multipartThreshold: Int64
+    /// The smallest part; larger objects get larger parts, to stay within 10,000 parts.
+    public let partSize: Int64
+    /// Parts in flight at once. Memory held: partSize × (partsInFlight + 1).
+    public let partsInFlight: Int
 
-    public init(config: EpochS3Config, client: HTTPClient = .shared) {
+    public init(
+        config: EpochS3Config, client: HTTPClient = .shared, multipartThreshold: Int64 = 64 << 20, partSize: Int64 = 8 << 20,
+        partsInFlight: Int = 3
+    ) {
         self.config = config
         displayName = "epoch:s3://\(config.bucket)"
         signer = SigV4Signer(credentials: config.credentials, region: config.region)
         self.client = client
+        self.multipartThreshold = multipartThreshold
+        self.partSize = partSize
+        self.partsInFlight = max(1, partsInFlight)
     }
 
     // MARK: requests
@@ -98,6 +110,10 @@ public struct S3ObjectStore: ObjectStore {
     // MARK: ObjectStore
 
     public func put(_ key: String, from stream: ByteStream, size: Int64) async throws {
+        if size > multipartThreshold {
+            try await putInParts(key, from: stream, size: size)
+            return
+        }
         let sequence = stream.map { ByteBuffer(bytes: $0) }
         let response = try await send(.PUT, key: key, body: { .stream(sequence, length: .known(size)) }, payloadHash: "UNSIGNED-PAYLOAD", retry: false)
         guard (200..<300).contains(response.status.code) else { throw await failure(response, "PUT", key: key) }
@@ -177,6 +193,73 @@ public struct S3ObjectStore: ObjectStore {
             try await Task.sleep(nanoseconds: UInt64.random(in: 10_000_000...50_000_000) * UInt64(attempt))
         }
         throw StorageError(.unknown, "\(displayName): \(key): gave up after 20 conflicting updates")
+    }
+
+    /// Multipart upload: parts read from the stream one after another and sent `partsInFlight`
+    /// at a time, each retried on its own (its bytes are in memory); any failure aborts the
+    /// upload, so no object and no stray parts are left.
+    private func putInParts(_ key: String, from stream: ByteStream, size: Int64) async throws {
+        let created = try await send(.POST, key: key, query: [("uploads", "")])
+        let answer = String(buffer: try await created.body.collect(upTo: 1 << 20))
+        guard (200..<300).contains(created.status.code), let uploadID = Self.element("UploadId", in: answer) else {
+            throw StorageError(.unknown, "\(displayName): cannot start a multipart upload of \(key): HTTP \(created.status.code)")
+        }
+        let part = max(partSize, (size + 9_999) / 10_000)
+        do {
+            var etags: [Int: String] = [:]
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var buffer = [UInt8]()
+                buffer.reserveCapacity(Int(part))
+                var number = 0
+                var inFlight = 0
+                func flush(_ bytes: [UInt8]) async throws {
+                    if inFlight == partsInFlight, let (done, etag) = try await group.next() {
+                        etags[done] = etag
+                        inFlight -= 1
+                    }
+                    number += 1
+                    let partNumber = number
+                    group.addTask { (partNumber, try await self.uploadPart(bytes, number: partNumber, key: key, uploadID: uploadID)) }
+                    inFlight += 1
+                }
+                for try await chunk in stream {
+                    buffer += chunk
+                    while buffer.count >= Int(part) {
+                        try await flush(Array(buffer[..<Int(part)]))
+                        buffer.removeFirst(Int(part))
+                    }
+                }
+                if !buffer.isEmpty || number == 0 { try await flush(buffer) }
+                while let (done, etag) = try await group.next() { etags[done] = etag }
+            }
+            let parts = etags.keys.sorted().map { "<Part><PartNumber>\($0)</PartNumber><ETag>\(etags[$0]!)</ETag></Part>" }.joined()
+            let body = Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8)
+            let completed = try await send(.POST, key: key, query: [("uploadId", uploadID)], body: { .bytes(body) },
+                                           payloadHash: SigV4Signer.hex(SHA256Hasher.hash(body)))
+            let text = String(buffer: try await completed.body.collect(upTo: 1 << 20))
+            // S3 can answer 200 with an error in the body.
+            guard (200..<300).contains(completed.status.code), !text.contains("<Error>") else {
+                throw StorageError(.unknown, "\(displayName): cannot complete the upload of \(key): \(Self.element("Code", in: text) ?? "HTTP \(completed.status.code)")")
+            }
+        } catch {
+            _ = try? await send(.DELETE, key: key, query: [("uploadId", uploadID)])
+            throw error
+        }
+    }
+
+    private func uploadPart(_ bytes: [UInt8], number: Int, key: String, uploadID: String) async throws -> String {
+        let response = try await send(.PUT, key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
+                                      body: { .bytes(bytes) }, payloadHash: SigV4Signer.hex(SHA256Hasher.hash(bytes)))
+        guard (200..<300).contains(response.status.code), let etag = response.headers.first(name: "ETag") else {
+            throw await failure(response, "PUT part \(number) of", key: key)
+        }
+        _ = try? await response.body.collect(upTo: 1 << 16)
+        return etag
+    }
+
+    static func element(_ name: String, in xml: String) -> String? {
+        guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else { return nil }
+        return String(xml[start.upperBound..<end.lowerBound])
     }
 
     static func httpDate(_ text: String) -> Date? {

@@ -112,3 +112,29 @@ struct S3SigningTests {
         #expect(try await good.head("epoch/x") == nil)
     }
 }
+
+@Suite(.enabled(if: TestStores.s3Available, "needs the SeaweedFS server that make test starts"))
+struct S3MultipartTests {
+    @Test func largeObjectsGoUpInPartsAndComeBackWhole() async throws {
+        let plain = try await TestStores.make("s3") as! S3ObjectStore
+        let store = S3ObjectStore(config: plain.config, multipartThreshold: 6 << 20, partSize: 5 << 20, partsInFlight: 2)
+        // Varied bytes, so that a part out of place would show.
+        let bytes = (0..<(13 << 20)).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
+        try await store.put("epoch/blobs/sha256/big", from: .bytes(bytes, chunkSize: 1 << 20), size: Int64(bytes.count))
+        #expect(try await store.head("epoch/blobs/sha256/big")?.size == Int64(bytes.count))
+        let back = try await store.get("epoch/blobs/sha256/big", range: nil).collect(upTo: 14 << 20, what: "get")
+        #expect(back == bytes)
+    }
+
+    @Test func aFailureMidwayLeavesNoObject() async throws {
+        let plain = try await TestStores.make("s3") as! S3ObjectStore
+        let store = S3ObjectStore(config: plain.config, multipartThreshold: 6 << 20, partSize: 5 << 20, partsInFlight: 2)
+        let bytes = [UInt8](repeating: 7, count: 12 << 20)
+        let descriptor = OCI.Descriptor(mediaType: MediaType.octetStream, digest: Digest.compute(Array("other".utf8)), size: Int64(bytes.count))
+        // The digest check fails at the end of the stream, after parts went up: the upload is aborted.
+        await #expect(throws: StorageError.self) {
+            try await store.put("epoch/blobs/sha256/bad", from: ByteStream.bytes(bytes).verifying(descriptor), size: Int64(bytes.count))
+        }
+        #expect(try await store.head("epoch/blobs/sha256/bad") == nil)
+    }
+}
