@@ -111,3 +111,24 @@ printf '  .tar.gz read: %.1fx faster than skopeo\n' "$(echo "$t_skopeo_r_tar_gz 
 printf '  .tar.gz write: ferry takes %.2fx the time of skopeo, but skopeo writes %s for a .tar.gz name\n' \
     "$(echo "$t_ferry_w_tar_gz / $t_skopeo_w_tar_gz" | bc -l)" "$(file -b "$WORK/s.tar.gz" | cut -d, -f1)"
 printf '  (gzip here is zlib level 1: incompressible layers bound it at zlib speed; .tar.zst is many times faster)\n'
+
+# S3: oci: -> epoch:s3:// and back against SeaweedFS, beside the aws CLI moving the same blobs.
+command -v aws >/dev/null || { [ -x .venv/bin/aws ] || .venv/bin/pip install -q awscli; PATH="$(pwd)/.venv/bin:$PATH"; }
+s3state="$WORK/seaweedfs"
+bash scripts/seaweedfs.sh start "$s3state" >/dev/null
+trap 'bash scripts/seaweedfs.sh stop "$s3state"; rm -rf "$WORK"' EXIT
+set -a; . "$s3state/env"; set +a
+export EPOCH_S3_ENDPOINT=$FERRY_TEST_S3_ENDPOINT EPOCH_S3_ACCESS_KEY=$FERRY_TEST_S3_ACCESS_KEY EPOCH_S3_SECRET_KEY=$FERRY_TEST_S3_SECRET_KEY EPOCH_S3_ENV_FILE=/nonexistent
+export AWS_ACCESS_KEY_ID=$FERRY_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$FERRY_TEST_S3_SECRET_KEY AWS_DEFAULT_REGION=us-east-1
+for b in bench-ferry bench-aws; do aws --endpoint-url "$FERRY_TEST_S3_ENDPOINT" s3 mb "s3://$b" >/dev/null; done
+s3_rows=()
+s3row() { s3_rows+=("$(printf '  %-44s %7.2f s  %6.1f MiB RSS' "$1" "$2" "$(echo "$3/1024" | bc -l)")"); }
+read -r t _ r < <(measure_once "$FERRY" copy --progress none "oci:$WORK/src:bench" "epoch:s3://bench-ferry#bench:bench"); s3row "ferry oci: -> epoch:s3://" "$t" "$r"; t_ferry_up=$t
+read -r t _ r < <(measure_once aws --endpoint-url "$FERRY_TEST_S3_ENDPOINT" s3 cp --recursive --quiet "$WORK/src/blobs/sha256" s3://bench-aws/blobs/); s3row "aws s3 cp --recursive (upload)" "$t" "$r"; t_aws_up=$t
+rm -rf "$WORK/back"; sync
+read -r t _ r < <(measure_once "$FERRY" copy --progress none "epoch:s3://bench-ferry#bench:bench" "oci:$WORK/back:bench"); s3row "ferry epoch:s3:// -> oci:" "$t" "$r"; t_ferry_down=$t
+rm -rf "$WORK/back-aws"; sync
+read -r t _ r < <(measure_once aws --endpoint-url "$FERRY_TEST_S3_ENDPOINT" s3 cp --recursive --quiet s3://bench-aws/blobs/ "$WORK/back-aws/"); s3row "aws s3 cp --recursive (download)" "$t" "$r"; t_aws_down=$t
+printf '\nferry bench: epoch:s3:// on SeaweedFS (127.0.0.1), the same layout\n'
+printf '%s\n' "${s3_rows[@]}"
+printf '  upload: ferry takes %.2fx the time of the aws CLI; download: %.2fx\n' "$(echo "$t_ferry_up / $t_aws_up" | bc -l)" "$(echo "$t_ferry_down / $t_aws_down" | bc -l)"

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import FerryCore
 import Foundation
 import NIOCore
@@ -17,8 +18,10 @@ public struct S3ObjectStore: ObjectStore {
     public let multipartThreshold: Int64
     /// The smallest part; larger objects get larger parts, to stay within 10,000 parts.
     public let partSize: Int64
-    /// Parts in flight at once. Memory held: partSize × (partsInFlight + 1).
+    /// Parts in memory at once, across every upload of this store: the memory multipart uploads
+    /// hold is partSize × partsInFlight however many blobs go up together.
     public let partsInFlight: Int
+    private let budget: PartBudget
 
     public init(
         config: EpochS3Config, client: HTTPClient = .shared, multipartThreshold: Int64 = 64 << 20, partSize: Int64 = 8 << 20,
@@ -31,6 +34,7 @@ public struct S3ObjectStore: ObjectStore {
         self.multipartThreshold = multipartThreshold
         self.partSize = partSize
         self.partsInFlight = max(1, partsInFlight)
+        budget = PartBudget(self.partsInFlight)
     }
 
     // MARK: requests
@@ -204,32 +208,46 @@ public struct S3ObjectStore: ObjectStore {
         guard (200..<300).contains(created.status.code), let uploadID = Self.element("UploadId", in: answer) else {
             throw StorageError(.unknown, "\(displayName): cannot start a multipart upload of \(key): HTTP \(created.status.code)")
         }
-        let part = max(partSize, (size + 9_999) / 10_000)
+        let part = Int(max(partSize, (size + 9_999) / 10_000))
         do {
             var etags: [Int: String] = [:]
             try await withThrowingTaskGroup(of: (Int, String).self) { group in
-                var buffer = [UInt8]()
-                buffer.reserveCapacity(Int(part))
+                var iterator = stream.makeAsyncIterator()
+                var leftover: ArraySlice<UInt8> = []
                 var number = 0
-                var inFlight = 0
-                func flush(_ bytes: [UInt8]) async throws {
-                    if inFlight == partsInFlight, let (done, etag) = try await group.next() {
+                var sent: Int64 = 0
+                while sent < size || number == 0 {
+                    // A slot first, then the bytes: parts in memory never exceed the budget.
+                    while !(await budget.tryAcquire()) {
+                        guard let (done, etag) = try await group.next() else { await budget.wait(); continue }
                         etags[done] = etag
-                        inFlight -= 1
+                    }
+                    var buffer = ByteBufferAllocator().buffer(capacity: Int(min(Int64(part), size - sent)))
+                    buffer.writeBytes(leftover)
+                    leftover = []
+                    while buffer.readableBytes < part, let chunk = try await iterator.next() {
+                        let room = part - buffer.readableBytes
+                        buffer.writeBytes(chunk.prefix(room))
+                        if chunk.count > room { leftover = chunk[room...] }
+                    }
+                    if buffer.readableBytes == 0, number > 0 {
+                        await budget.release()
+                        break
                     }
                     number += 1
+                    sent += Int64(buffer.readableBytes)
                     let partNumber = number
-                    group.addTask { (partNumber, try await self.uploadPart(bytes, number: partNumber, key: key, uploadID: uploadID)) }
-                    inFlight += 1
-                }
-                for try await chunk in stream {
-                    buffer += chunk
-                    while buffer.count >= Int(part) {
-                        try await flush(Array(buffer[..<Int(part)]))
-                        buffer.removeFirst(Int(part))
+                    let bytes = buffer
+                    group.addTask {
+                        defer { Task { await self.budget.release() } }
+                        return (partNumber, try await self.uploadPart(bytes, number: partNumber, key: key, uploadID: uploadID))
                     }
                 }
-                if !buffer.isEmpty || number == 0 { try await flush(buffer) }
+                // The stream ends here; a verifying stream throws now if the bytes were wrong.
+                while let chunk = try await iterator.next() {
+                    guard chunk.isEmpty else { throw StorageError(.sizeInvalid, "\(displayName): \(key): more than \(size) bytes") }
+                }
+                guard sent == size else { throw StorageError(.sizeInvalid, "\(displayName): \(key): \(sent) bytes, not \(size)") }
                 while let (done, etag) = try await group.next() { etags[done] = etag }
             }
             let parts = etags.keys.sorted().map { "<Part><PartNumber>\($0)</PartNumber><ETag>\(etags[$0]!)</ETag></Part>" }.joined()
@@ -247,9 +265,10 @@ public struct S3ObjectStore: ObjectStore {
         }
     }
 
-    private func uploadPart(_ bytes: [UInt8], number: Int, key: String, uploadID: String) async throws -> String {
+    private func uploadPart(_ bytes: ByteBuffer, number: Int, key: String, uploadID: String) async throws -> String {
+        let hash = bytes.withUnsafeReadableBytes { SigV4Signer.hex(SHA256.hash(data: $0)) }
         let response = try await send(.PUT, key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
-                                      body: { .bytes(bytes) }, payloadHash: SigV4Signer.hex(SHA256Hasher.hash(bytes)))
+                                      body: { .bytes(bytes) }, payloadHash: hash)
         guard (200..<300).contains(response.status.code), let etag = response.headers.first(name: "ETag") else {
             throw await failure(response, "PUT part \(number) of", key: key)
         }
@@ -276,4 +295,30 @@ private final class BodyIterator: @unchecked Sendable {
     private var iterator: HTTPClientResponse.Body.AsyncIterator
     init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
     func next() async throws -> ByteBuffer? { try await iterator.next() }
+}
+
+/// Slots for multipart parts held in memory, shared by every upload of one store.
+private actor PartBudget {
+    private var free: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ slots: Int) { free = slots }
+
+    /// Takes a slot if one is free.
+    func tryAcquire() -> Bool {
+        guard free > 0 else { return false }
+        free -= 1
+        return true
+    }
+
+    /// Waits until a slot is released (by another upload).
+    func wait() async {
+        if free > 0 { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        free += 1
+        if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
 }
