@@ -75,17 +75,16 @@ public struct GarbageCollector: Sendable {
     /// Every digest the roots reach: manifests, children, configs, layers.
     private func reachableDigests(_ store: any Collectable) async throws -> Set<Digest> {
         var reached = Set<Digest>()
-        var pending = try await store.roots().map { ($0.descriptor, $0.repository, $0.name) }
-        while let (descriptor, repository, name) = pending.popLast() {
-            guard reached.insert(descriptor.digest).inserted else { continue }
-            let manifest: Manifest
+        for root in try await store.roots() {
+            let graph: ArtifactGraph
             do {
-                manifest = try await store.fetchManifest(descriptor, in: repository)
+                let endpoint = CopyEndpoint(store, repository: root.repository)
+                graph = try await ArtifactGraph.walk(try await store.fetchManifest(root.descriptor, in: root.repository), in: endpoint)
             } catch {
-                throw StorageError(.manifestInvalid, "\(store.displayName): nothing removed: \(name) names \(descriptor.digest), which cannot be read (\(error))")
+                throw StorageError(.manifestInvalid, "\(store.displayName): nothing removed: \(root.name) cannot be read whole (\(error))")
             }
-            pending += manifest.manifests.map { ($0, repository, "index \(manifest.digest)") }
-            for blob in manifest.blobs { reached.insert(blob.digest) }
+            reached.formUnion(graph.manifests.map(\.digest))
+            reached.formUnion(graph.blobs.map(\.digest))
         }
         return reached
     }

@@ -12,7 +12,7 @@ import TarIO
 /// (manifests, configs) in memory. Writing streams blobs straight into a temporary archive beside
 /// the destination, manifests first and `index.json` last, and renames it into place on commit;
 /// writing into an existing archive streams its entries across and adds the new tag.
-public final class LayoutArchiveStore: Storage, Inventory {
+public final class LayoutArchiveStore: Storage, Inventory, LayoutNaming {
     public let path: FilePath
     public let refNameStyle: RefNameStyle
     public let displayName: String

@@ -12,12 +12,18 @@ public enum RefNameStyle: String, Sendable, CaseIterable {
     case full
 }
 
+/// A backend that names tags the way a layout does (`RefNameStyle`): the CLI asks it before a
+/// copy starts, so that a tag it cannot write is refused before anything is written.
+public protocol LayoutNaming {
+    func refName(forTag tag: String, repository: String) throws -> String
+}
+
 /// An OCI image-layout directory (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`), read
 /// tolerantly and written atomically.
 ///
 /// A layout has no repositories of its own: bare tags belong to the unnamed repository `""`,
 /// and a tag written as a full reference (`example.com/app:v1`) to the repository it names.
-public final class LayoutStore: Storage, Inventory {
+public final class LayoutStore: Storage, Inventory, LayoutNaming {
     /// The layout directory.
     public let root: FilePath
     /// The form in which new tags are written.

@@ -27,9 +27,6 @@ public final class TarReader: @unchecked Sendable {
     /// Whether the tar stream is compressed (known after the first `next()`).
     public var isCompressed: Bool { archive_filter_count(archive) > 1 }
 
-    /// The outermost compression's name (`none`, `gzip`, `zstd`, ...), after the first `next()`.
-    public var compression: String { String(cString: archive_filter_name(archive, 0)) }
-
     /// The next entry's header, or nil at the end of the archive.
     public func next() throws -> TarEntry? {
         var header: OpaquePointer?

@@ -45,11 +45,8 @@ extension Ferry {
                 selector = .digest(only.digest)
                 tag = only.refName.map { Names.splitTag($0)?.tag ?? $0 }
             }
-            if let tag, let layout = destinationStore as? LayoutStore {
-                _ = try layout.refName(forTag: tag, repository: destinationRepository)
-            }
-            if let tag, let archive = destinationStore as? LayoutArchiveStore {
-                _ = try archive.refName(forTag: tag, repository: destinationRepository)
+            if let tag, let naming = destinationStore as? any LayoutNaming {
+                _ = try naming.refName(forTag: tag, repository: destinationRepository)
             }
             let reporter = ProgressReporter(mode: output.progress, json: output.json)
             let engine = CopyEngine(

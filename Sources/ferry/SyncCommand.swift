@@ -32,7 +32,7 @@ extension Ferry {
         let destinationStore = try Backends.open(destination, refNameStyle: output.refName)
         var requests = try await CopyRequest.everything(in: sourceStore)
         guard !requests.isEmpty else { throw StorageError(.nameUnknown, "\(sourceName): holds nothing to copy") }
-        let intoLayout = destinationStore is LayoutStore || destinationStore is LayoutArchiveStore
+        let intoLayout = destinationStore is any LayoutNaming
         for index in requests.indices {
             let request = requests[index]
             if intoLayout {
