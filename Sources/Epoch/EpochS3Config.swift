@@ -13,6 +13,13 @@ public struct EpochS3Config: Sendable, CustomStringConvertible {
     public var region: String
     /// Prepended raw to every key; `epoch/` unless `EPOCH_S3_PREFIX` is set and not empty.
     public var prefix: String
+    /// How the bucket is named in a request: `EPOCH_S3_ADDRESSING` (`path`, `virtual` or `auto`,
+    /// a Ferry extension); `auto` picks virtual-host for AWS endpoints, as minio-go does.
+    public var addressing: S3Addressing = .path
+    /// A PEM file of CA certificates trusted besides the system's (`EPOCH_CA_CERT`).
+    public var caCertificatePath: String?
+    /// False only when the user opts out of certificate checks (`--tls-verify=false`).
+    public var verifiesCertificates = true
 
     /// The configuration, or nil when no endpoint is configured at all.
     public static func load(environment: [String: String], readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }) throws -> EpochS3Config? {
@@ -45,9 +52,12 @@ public struct EpochS3Config: Sendable, CustomStringConvertible {
         guard let access = values["EPOCH_S3_ACCESS_KEY"], let secret = values["EPOCH_S3_SECRET_KEY"] else {
             throw ConfigError("EPOCH_S3_ENDPOINT is set but EPOCH_S3_ACCESS_KEY or EPOCH_S3_SECRET_KEY is not")
         }
-        return EpochS3Config(
+        var config = EpochS3Config(
             host: endpoint, secure: secure, credentials: S3Credentials(accessKey: access, secretKey: secret), bucket: bucket,
             region: values["EPOCH_S3_REGION"] ?? "us-east-1", prefix: prefix)
+        config.addressing = try S3Addressing(setting: values["EPOCH_S3_ADDRESSING"] ?? "auto", host: endpoint, bucket: bucket)
+        config.caCertificatePath = environment["EPOCH_CA_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+        return config
     }
 
     /// `KEY=VALUE` lines; blank lines and `#` comments are skipped; surrounding quotes removed.
@@ -83,5 +93,29 @@ public struct EpochS3Config: Sendable, CustomStringConvertible {
     public struct ConfigError: Error, CustomStringConvertible {
         public let description: String
         init(_ text: String) { description = "epoch: \(text)" }
+    }
+}
+
+/// Where the bucket goes in a request URL.
+public enum S3Addressing: Sendable, Equatable {
+    /// `http(s)://HOST/BUCKET/KEY`: what SeaweedFS, MinIO and most S3-compatible stores expect.
+    case path
+    /// `http(s)://BUCKET.HOST/KEY`: what AWS prefers (and requires for buckets made since 2020
+    /// in some regions).
+    case virtualHost
+
+    /// `path`, `virtual`, or `auto`: virtual-host for `*.amazonaws.com` when the bucket name is
+    /// a DNS label without dots (a dotted name would not match the wildcard certificate).
+    init(setting: String, host: String, bucket: String) throws {
+        switch setting.lowercased() {
+        case "path": self = .path
+        case "virtual", "virtual-host", "vhost": self = .virtualHost
+        case "auto":
+            let hostname = host.split(separator: ":").first.map(String.init) ?? host
+            let dnsSafe = !bucket.contains(".") && bucket == bucket.lowercased()
+            self = hostname.hasSuffix(".amazonaws.com") && dnsSafe ? .virtualHost : .path
+        default:
+            throw EpochS3Config.ConfigError("EPOCH_S3_ADDRESSING=\(setting) is not path, virtual or auto")
+        }
     }
 }

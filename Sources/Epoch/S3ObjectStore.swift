@@ -4,8 +4,10 @@ import FerryCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
-/// Objects in an S3 bucket, signed with SigV4, path-style (`http(s)://HOST/BUCKET/KEY`).
+/// Objects in an S3 bucket, signed with SigV4, path-style (`http(s)://HOST/BUCKET/KEY`) or
+/// virtual-host (`http(s)://BUCKET.HOST/KEY`).
 /// Streaming puts are signed `UNSIGNED-PAYLOAD` (the digest is verified before the bytes leave
 /// Ferry); reads stream; idempotent requests are retried with backoff on 5xx and dropped
 /// connections. Keys and secrets never appear in messages.
@@ -23,14 +25,16 @@ public struct S3ObjectStore: ObjectStore {
     public let partsInFlight: Int
     private let budget: PartBudget
 
+    /// A store for `config`; `client` defaults to one that trusts what the configuration says
+    /// (the system's CAs, plus `EPOCH_CA_CERT`, or nothing checked with `--tls-verify=false`).
     public init(
-        config: EpochS3Config, client: HTTPClient = .shared, multipartThreshold: Int64 = 64 << 20, partSize: Int64 = 8 << 20,
+        config: EpochS3Config, client: HTTPClient? = nil, multipartThreshold: Int64 = 64 << 20, partSize: Int64 = 8 << 20,
         partsInFlight: Int = 3
-    ) {
+    ) throws {
         self.config = config
         displayName = "epoch:s3://\(config.bucket)"
         signer = SigV4Signer(credentials: config.credentials, region: config.region)
-        self.client = client
+        self.client = try client ?? S3Clients.client(for: config)
         self.multipartThreshold = multipartThreshold
         self.partSize = partSize
         self.partsInFlight = max(1, partsInFlight)
@@ -45,8 +49,28 @@ public struct S3ObjectStore: ObjectStore {
         var body: HTTPClientResponse.Body
     }
 
-    private func path(for key: String?) -> String {
-        "/\(SigV4Signer.uriEncode(config.bucket, encodeSlash: true))" + (key.map { "/" + SigV4Signer.uriEncode($0, encodeSlash: false) } ?? "")
+    /// The host and path a request for `key` (nil: the bucket itself) goes to.
+    func target(for key: String?) -> (host: String, path: String) {
+        let object = key.map { "/" + SigV4Signer.uriEncode($0, encodeSlash: false) }
+        switch config.addressing {
+        case .path:
+            return (config.host, "/\(SigV4Signer.uriEncode(config.bucket, encodeSlash: true))" + (object ?? ""))
+        case .virtualHost:
+            return ("\(config.bucket).\(config.host)", object ?? "/")
+        }
+    }
+
+    /// The request for `key` as it goes on the wire, signed at `date`: its URL and headers.
+    func signedRequest(
+        _ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
+        payloadHash: String = SigV4Signer.emptyPayloadHash, date: Date
+    ) -> (url: String, headers: [(String, String)]) {
+        let (host, path) = target(for: key)
+        let headers = [("Host", host), ("x-amz-content-sha256", payloadHash)] + extra
+        let signed = signer.sign(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash, date: date)
+        let queryString = SigV4Signer.canonicalQuery(query)
+        let url = "\(config.secure ? "https" : "http")://\(host)\(path)\(queryString.isEmpty ? "" : "?" + queryString)"
+        return (url, headers.filter { $0.0 != "Host" } + [("x-amz-date", signed.amzDate), ("Authorization", signed.authorization)])
     }
 
     /// Sends one signed request. `body` is called anew for each attempt; nil for no body.
@@ -54,18 +78,13 @@ public struct S3ObjectStore: ObjectStore {
         _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
         body: (() -> HTTPClientRequest.Body?)? = nil, payloadHash: String = SigV4Signer.emptyPayloadHash, retry: Bool = true
     ) async throws -> Response {
-        let path = path(for: key)
         var attempt = 0
         while true {
             attempt += 1
-            let headers = [("Host", config.host), ("x-amz-content-sha256", payloadHash)] + extra
-            let signed = signer.sign(method: method.rawValue, path: path, query: query, headers: headers, payloadHash: payloadHash, date: Date())
-            let queryString = SigV4Signer.canonicalQuery(query)
-            var request = HTTPClientRequest(url: "\(config.secure ? "https" : "http")://\(config.host)\(path)\(queryString.isEmpty ? "" : "?" + queryString)")
+            let signed = signedRequest(method.rawValue, key: key, query: query, headers: extra, payloadHash: payloadHash, date: Date())
+            var request = HTTPClientRequest(url: signed.url)
             request.method = method
-            for (name, value) in headers where name != "Host" { request.headers.add(name: name, value: value) }
-            request.headers.add(name: "x-amz-date", value: signed.amzDate)
-            request.headers.add(name: "Authorization", value: signed.authorization)
+            for (name, value) in signed.headers { request.headers.add(name: name, value: value) }
             request.body = body?()
             do {
                 let response = try await client.execute(request, timeout: .minutes(30))
@@ -75,7 +94,7 @@ public struct S3ObjectStore: ObjectStore {
                     continue
                 }
                 return Response(status: response.status, headers: response.headers, body: response.body)
-            } catch let error as HTTPClientError where retry && attempt < 5 && Self.isTransient(error) {
+            } catch where retry && attempt < 5 && Self.isTransient(error) {
                 try await Task.sleep(nanoseconds: UInt64(200_000_000) << (attempt - 1))
             } catch {
                 throw StorageError(.unknown, "\(displayName): \(method.rawValue) \(key ?? ""): \(Self.describe(error))")
@@ -83,11 +102,22 @@ public struct S3ObjectStore: ObjectStore {
         }
     }
 
-    private static func isTransient(_ error: HTTPClientError) -> Bool {
-        [.remoteConnectionClosed, .readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
+    /// Connections refused, reset or timed out; not TLS failures, which a retry cannot mend.
+    private static func isTransient(_ error: Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return [.remoteConnectionClosed, .readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
+        }
+        return error is NIOConnectionError || error is IOError || error is ChannelError
     }
 
     private static func describe(_ error: Error) -> String {
+        let text = String(describing: error)
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the server's TLS certificate is not trusted (name its CA in EPOCH_CA_CERT, or pass --tls-verify=false)"
+        }
+        if text.contains("handshakeFailed") || text.contains("NIOSSL") { return "TLS handshake failed" }
+        if let error = error as? IOError { return "the server is unreachable: \(String(cString: strerror(error.errnoCode)))" }
+        if error is NIOConnectionError { return "cannot connect to the server" }
         if let error = error as? HTTPClientError { return "\(error)" }
         return String(describing: error).split(separator: "\n").first.map(String.init) ?? "request failed"
     }

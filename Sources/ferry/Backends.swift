@@ -6,8 +6,11 @@ import OCI
 
 /// Turns parsed references and locations into storage backends: the only place that knows which
 /// backend serves which transport.
-enum Backends {
-    static func open(_ reference: Reference, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
+struct Backends {
+    /// False when the user opted out of TLS certificate checks (`--tls-verify=false`).
+    var tlsVerify = true
+
+    func open(_ reference: Reference, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
         switch reference {
         case .layout(let path, _):
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
@@ -20,7 +23,7 @@ enum Backends {
         }
     }
 
-    static func open(_ location: Location, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
+    func open(_ location: Location, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
         switch location {
         case .layout(let path):
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
@@ -34,14 +37,15 @@ enum Backends {
 
     /// An Epoch bucket: a directory mirror of the bucket's root, found from the reference or from
     /// `EPOCH_DIR`; keys start with `EPOCH_S3_PREFIX` (default `epoch/`), as epoch reads it.
-    static func openEpoch(_ bucket: EpochBucket, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Storage {
+    func openEpoch(_ bucket: EpochBucket, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Storage {
         let prefix = environment["EPOCH_S3_PREFIX"].flatMap { $0.isEmpty ? nil : $0 } ?? "epoch/"
         switch bucket {
         case .directory(let path):
             return EpochStore(objects: DirectoryObjectStore(root: path), prefix: prefix)
         case .configured:
-            if let s3 = try EpochS3Config.load(environment: environment) {
-                return EpochStore(objects: S3ObjectStore(config: s3), prefix: s3.prefix)
+            if var s3 = try EpochS3Config.load(environment: environment) {
+                s3.verifiesCertificates = tlsVerify
+                return EpochStore(objects: try S3ObjectStore(config: s3), prefix: s3.prefix)
             }
             guard let directory = environment["EPOCH_DIR"], !directory.isEmpty else {
                 throw StorageError(.nameUnknown, "epoch: no bucket configured: set EPOCH_DIR (a directory bucket) or EPOCH_S3_*, or write epoch:DIR#NAME")
@@ -53,11 +57,12 @@ enum Backends {
             }
             s3.bucket = bucket
             if let explicitPrefix { s3.prefix = explicitPrefix }
-            return EpochStore(objects: S3ObjectStore(config: s3), prefix: s3.prefix)
+            s3.verifiesCertificates = tlsVerify
+            return EpochStore(objects: try S3ObjectStore(config: s3), prefix: s3.prefix)
         }
     }
 
-    private static func unavailable(_ transport: String) -> StorageError {
+    private func unavailable(_ transport: String) -> StorageError {
         StorageError(.unsupported, "\(transport): this build of ferry does not support the \(transport) transport yet (oci: is available)")
     }
 }

@@ -20,6 +20,8 @@ extension Ferry {
         @Flag(name: .long, help: "Copy every tag of the source (a layout or archive location) to the destination location.") var allTags = false
         @OptionGroup var output: CopyOutputOptions
 
+        @OptionGroup var network: NetworkOptions
+
         func run() async throws {
             if allTags {
                 for given in [source, destination] where try Reference(parsing: given).selector != nil {
@@ -28,7 +30,7 @@ extension Ferry {
                 try await Ferry.copyEverything(
                     from: try Location(parsing: source), named: source, to: try Location(parsing: destination), named: destination,
                     options: CopyOptions(jobs: transfer.jobs, platform: try platform.map { try Platform(parsing: $0) }, allPlatforms: all),
-                    output: output)
+                    output: output, backends: network.backends)
                 return
             }
             let sourceRef = try Reference(parsing: source)
@@ -36,8 +38,8 @@ extension Ferry {
             let wanted = try platform.map { try Platform(parsing: $0) }
             var tag = try destinationTag(source: sourceRef, destination: destinationRef)
             let destinationRepository = destinationRef.repository.isEmpty ? sourceRef.repository : destinationRef.repository
-            let sourceStore = try Backends.open(sourceRef)
-            let destinationStore = try Backends.open(destinationRef, refNameStyle: output.refName)
+            let sourceStore = try network.backends.open(sourceRef)
+            let destinationStore = try network.backends.open(destinationRef, refNameStyle: output.refName)
             var selector = sourceRef.selector
             if selector == nil, destinationRef.selector == nil {
                 // The source's only manifest: its name travels with it.

@@ -63,3 +63,12 @@ struct TransferOptions: ParsableArguments {
         guard jobs >= 1, jobs <= 64 else { throw ArgumentParser.ValidationError("--jobs must be between 1 and 64") }
     }
 }
+
+/// Options for the commands that may reach a server.
+struct NetworkOptions: ParsableArguments {
+    @Option(name: .customLong("tls-verify"), help: "Check TLS certificates (`--tls-verify=false` turns the check off). A custom CA comes from EPOCH_CA_CERT.")
+    var tlsVerify = true
+
+    /// The backends, set up with these options.
+    var backends: Backends { Backends(tlsVerify: tlsVerify) }
+}

@@ -15,11 +15,13 @@ extension Ferry {
         @Option(name: .long, help: "Spare content younger than this: 90s, 30m, 1h, 2d (default 1h).") var grace: String = "1h"
         @Flag(name: .long, help: "Print one JSON object.") var json = false
 
+        @OptionGroup var network: NetworkOptions
+
         func run() async throws {
             guard let seconds = Self.duration(grace) else {
                 throw ArgumentParser.ValidationError("--grace \(grace): write a duration such as 90s, 30m, 1h or 2d")
             }
-            let store = try Backends.open(try Location(parsing: location))
+            let store = try network.backends.open(try Location(parsing: location))
             guard let collectable = store as? any Collectable else {
                 throw StorageError(.unsupported, "\(location): garbage collection works on oci: layouts and epoch: buckets")
             }

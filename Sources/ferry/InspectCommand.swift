@@ -12,9 +12,11 @@ extension Ferry {
         @Flag(name: .long, help: "Print the manifest's bytes exactly as stored.") var raw = false
         @Flag(name: .long, help: "Print one JSON object.") var json = false
 
+        @OptionGroup var network: NetworkOptions
+
         func run() async throws {
             let ref = try Reference(parsing: reference)
-            let store = try Backends.open(ref)
+            let store = try network.backends.open(ref)
             let descriptor = try await store.resolve(ref.selector, in: ref.repository)
             let manifest = try await store.fetchManifest(descriptor, in: ref.repository)
             if raw {

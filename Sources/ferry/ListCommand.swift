@@ -13,8 +13,10 @@ extension Ferry {
         @Argument(help: "A repository name: list its tags.") var name: String?
         @Flag(name: .long, help: "Print one JSON object.") var json = false
 
+        @OptionGroup var network: NetworkOptions
+
         func run() async throws {
-            let store = try Backends.open(try Location(parsing: location))
+            let store = try network.backends.open(try Location(parsing: location))
             if let name {
                 let tags = try await store.tags(in: name)
                 if json { Output.json(["name": name, "tags": tags]) } else { tags.forEach(Output.line) }

@@ -15,21 +15,23 @@ extension Ferry {
         @OptionGroup var output: CopyOutputOptions
         @Option(name: .long, help: "Copy only this platform of each index: os/arch[/variant].") var platform: String?
 
+        @OptionGroup var network: NetworkOptions
+
         func run() async throws {
             try await Ferry.copyEverything(
                 from: try Location(parsing: source), named: source, to: try Location(parsing: destination), named: destination,
                 options: CopyOptions(jobs: transfer.jobs, platform: try platform.map { try Platform(parsing: $0) }, allPlatforms: platform == nil),
-                output: output)
+                output: output, backends: network.backends)
         }
     }
 
     /// `sync` and `copy --all-tags`: every root of the source, one plan, one pass.
     static func copyEverything(
         from source: Location, named sourceName: String, to destination: Location, named destinationName: String,
-        options: CopyOptions, output: CopyOutputOptions
+        options: CopyOptions, output: CopyOutputOptions, backends: Backends
     ) async throws {
-        let sourceStore = try Backends.open(source)
-        let destinationStore = try Backends.open(destination, refNameStyle: output.refName)
+        let sourceStore = try backends.open(source)
+        let destinationStore = try backends.open(destination, refNameStyle: output.refName)
         var requests = try await CopyRequest.everything(in: sourceStore)
         guard !requests.isEmpty else { throw StorageError(.nameUnknown, "\(sourceName): holds nothing to copy") }
         let intoLayout = destinationStore is any LayoutNaming

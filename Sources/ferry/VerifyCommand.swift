@@ -11,13 +11,15 @@ extension Ferry {
         @OptionGroup var transfer: TransferOptions
         @Flag(name: .long, help: "Print one JSON object.") var json = false
 
+        @OptionGroup var network: NetworkOptions
+
         func run() async throws {
             let verifier = StorageVerifier(jobs: transfer.jobs)
             let report: VerificationReport
             // A reference verifies one artifact; a location (oci:DIR, epoch:DIR) everything in it.
             guard let reference = try? Reference(parsing: target), reference.selector != nil || reference.repository.isEmpty == false
             else {
-                let store = try Backends.open(try Location(parsing: target))
+                let store = try network.backends.open(try Location(parsing: target))
                 guard let inventory = store as? any Inventory else {
                     throw StorageError(.unsupported, "\(target): cannot list everything it holds; name an artifact")
                 }
@@ -25,7 +27,7 @@ extension Ferry {
                 try finish(report)
                 return
             }
-            let store = try Backends.open(reference)
+            let store = try network.backends.open(reference)
             if reference.selector == nil, reference.repository.isEmpty, let inventory = store as? any Inventory {
                 report = await verifier.verify(roots: try await inventory.roots(), in: store, stored: try await inventory.storedBlobs())
             } else {

@@ -26,7 +26,7 @@ enum TestStores {
         if kind == "directory" {
             return DirectoryObjectStore(root: FileManager.default.temporaryDirectory.appendingPathComponent(name).path)
         }
-        let store = S3ObjectStore(config: try s3Config(bucket: name))
+        let store = try S3ObjectStore(config: try s3Config(bucket: name))
         try await store.createBucket()
         return store
     }
@@ -101,7 +101,7 @@ struct S3SigningTests {
         let good = try await TestStores.make("s3") as! S3ObjectStore
         var config = good.config
         config.credentials = S3Credentials(accessKey: config.credentials.accessKey, secretKey: "not-the-secret")
-        let bad = S3ObjectStore(config: config)
+        let bad = try S3ObjectStore(config: config)
         do {
             try await bad.write("epoch/x", Array("x".utf8))
             Issue.record("a request signed with the wrong secret was accepted")
@@ -117,7 +117,7 @@ struct S3SigningTests {
 struct S3MultipartTests {
     @Test func largeObjectsGoUpInPartsAndComeBackWhole() async throws {
         let plain = try await TestStores.make("s3") as! S3ObjectStore
-        let store = S3ObjectStore(config: plain.config, multipartThreshold: 6 << 20, partSize: 5 << 20, partsInFlight: 2)
+        let store = try S3ObjectStore(config: plain.config, multipartThreshold: 6 << 20, partSize: 5 << 20, partsInFlight: 2)
         // Varied bytes, so that a part out of place would show.
         let bytes = (0..<(13 << 20)).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
         try await store.put("epoch/blobs/sha256/big", from: .bytes(bytes, chunkSize: 1 << 20), size: Int64(bytes.count))
@@ -128,7 +128,7 @@ struct S3MultipartTests {
 
     @Test func aFailureMidwayLeavesNoObject() async throws {
         let plain = try await TestStores.make("s3") as! S3ObjectStore
-        let store = S3ObjectStore(config: plain.config, multipartThreshold: 6 << 20, partSize: 5 << 20, partsInFlight: 2)
+        let store = try S3ObjectStore(config: plain.config, multipartThreshold: 6 << 20, partSize: 5 << 20, partsInFlight: 2)
         let bytes = [UInt8](repeating: 7, count: 12 << 20)
         let descriptor = OCI.Descriptor(mediaType: MediaType.octetStream, digest: Digest.compute(Array("other".utf8)), size: Int64(bytes.count))
         // The digest check fails at the end of the stream, after parts went up: the upload is aborted.

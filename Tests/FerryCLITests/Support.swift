@@ -38,18 +38,68 @@ enum Paths {
 /// Runs `executable` with `arguments` and collects its output.
 @discardableResult
 func run(_ executable: String, _ arguments: [String]) throws -> Run {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    try Child(executable, arguments).wait()
+}
+
+/// A program started with posix_spawn, its output going to temporary files. Foundation's
+/// `Process` sometimes never notices that a child exited (a zombie `bash` that had started a
+/// daemon hung a test for minutes), so tests wait with `waitpid` on the child's own pid.
+final class Child {
+    let pid: pid_t
+    private let outputs: [String]
+    private var status: Int32?
+
+    /// Starts `executable` (looked up in PATH unless absolute) with stdin from /dev/null.
+    init(_ executable: String, _ arguments: [String]) throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-child-\(UUID().uuidString.prefix(8))").path
+        outputs = [base + ".out", base + ".err"]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputs[0], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, outputs[1], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let result = executable.hasPrefix("/")
+            ? posix_spawn(&child, executable, &actions, nil, argv, environ)
+            : posix_spawnp(&child, executable, &actions, nil, argv, environ)
+        guard result == 0 else {
+            throw NSError(domain: NSPOSIXErrorDomain, code: Int(result), userInfo: [NSLocalizedDescriptionKey: "cannot start \(executable)"])
+        }
+        pid = child
+    }
+
+    /// Whether the program still runs (reaps it when it has ended).
+    var isRunning: Bool {
+        guard status == nil else { return false }
+        var raw: Int32 = 0
+        guard waitpid(pid, &raw, WNOHANG) == pid else { return true }
+        status = Self.decode(raw)
+        return false
+    }
+
+    /// Waits for the end and returns the exit status (128 + N after signal N) and the output.
+    func wait() -> Run {
+        if status == nil {
+            var raw: Int32 = 0
+            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            status = Self.decode(raw)
+        }
+        let texts = outputs.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
+        return Run(status: status!, stdout: texts[0], stderr: texts[1])
+    }
+
+    private static func decode(_ raw: Int32) -> Int32 {
+        let signal = raw & 0x7f
+        return signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+    }
+
+    deinit {
+        if status == nil { kill(pid, SIGKILL); _ = wait() }
+        outputs.forEach { unlink($0) }
+    }
 }
 
 /// Runs the `ferry` under test.
