@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Layout", targets: ["Layout"]),
         .library(name: "TarIO", targets: ["TarIO"]),
         .library(name: "Epoch", targets: ["Epoch"]),
+        .library(name: "Cocoon", targets: ["Cocoon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -64,10 +65,17 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
+        // cocoon: and cocoon-archive: (snapshots as OCI artifacts), disk: (cloud images), the Puller.
+        .target(
+            name: "Cocoon",
+            dependencies: [
+                "OCI", "FerryCore", "TarIO",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "OCI", "FerryCore", "Layout", "Epoch",
+                "OCI", "FerryCore", "Layout", "Epoch", "Cocoon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -75,6 +83,7 @@ let package = Package(
         .testTarget(name: "FerryCoreTests", dependencies: ["OCI", "FerryCore"]),
         .testTarget(name: "LayoutTests", dependencies: ["OCI", "FerryCore", "Layout"]),
         .testTarget(name: "EpochTests", dependencies: ["OCI", "FerryCore", "Epoch", "Layout"]),
+        .testTarget(name: "CocoonTests", dependencies: ["OCI", "FerryCore", "Cocoon", "Layout", "Epoch"]),
         .testTarget(name: "FerryCLITests", dependencies: ["ferry", "OCI", "FerryCore", "Layout"]),
     ]
 )

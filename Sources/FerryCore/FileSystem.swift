@@ -57,6 +57,13 @@ public enum FileSystem {
         }
     }
 
+    /// `path` made absolute against the working directory, so that its directory is never empty
+    /// and paths written into files (cocoon's `data_dir`) stay valid from anywhere.
+    public static func absolute(_ path: String) -> FilePath {
+        let given = FilePath(path)
+        return given.isAbsolute ? given.lexicallyNormalized() : FilePath(FileManager.default.currentDirectoryPath).pushing(given).lexicallyNormalized()
+    }
+
     /// Whether something exists at `path`.
     public static func exists(_ path: FilePath) -> Bool {
         var info = stat()

@@ -28,6 +28,7 @@ public enum Location: Hashable, Sendable {
     case layoutArchive(path: String)
     case epoch(EpochBucket)
     case cocoon(root: String?)
+    case cocoonArchive(path: String)
     case registry(host: String)
 }
 
@@ -124,7 +125,7 @@ public enum Reference: Hashable, Sendable {
 
 extension Location {
     /// The transports and the shape of their locations, for messages.
-    public static let forms = ["oci:DIR", "oci-archive:FILE", "epoch:", "epoch:DIR", "epoch:s3://BUCKET[/PREFIX]", "cocoon:ROOT", "docker://HOST[:PORT]"]
+    public static let forms = ["oci:DIR", "oci-archive:FILE", "epoch:", "epoch:DIR", "epoch:s3://BUCKET[/PREFIX]", "cocoon:ROOT", "cocoon-archive:FILE", "docker://HOST[:PORT]"]
 
     /// Parses a location: a reference without the name part.
     public init(parsing input: String) throws {
@@ -137,6 +138,9 @@ extension Location {
             self = .epoch(rest.isEmpty ? .configured : try parseEpochBucket(rest, input: input))
         case "cocoon":
             self = .cocoon(root: rest.isEmpty ? nil : rest)
+        case "cocoon-archive":
+            guard !rest.isEmpty else { throw ValidationError(input, "cocoon-archive: needs a file path") }
+            self = .cocoonArchive(path: rest)
         case "docker":
             let host = rest.hasPrefix("//") ? String(rest.dropFirst(2)) : ""
             guard Names.isValidHost(host) else { throw ValidationError(input, "a registry location is docker://HOST[:PORT]") }

@@ -1,3 +1,4 @@
+import Cocoon
 import Epoch
 import FerryCore
 import Foundation
@@ -9,6 +10,8 @@ import OCI
 struct Backends {
     /// False when the user opted out of TLS certificate checks (`--tls-verify=false`).
     var tlsVerify = true
+    /// How snapshots read from cocoon places become artifacts.
+    var snapshot = SnapshotArtifactOptions()
 
     func open(_ reference: Reference, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
         switch reference {
@@ -18,6 +21,10 @@ struct Backends {
             return LayoutArchiveStore(file: path, refNameStyle: refNameStyle)
         case .epoch(let bucket, _, _):
             return try openEpoch(bucket)
+        case .cocoon(let root, _):
+            return CocoonStore(rootPath: root, options: snapshot)
+        case .cocoonArchive(let path):
+            return CocoonArchiveStore(file: path, options: snapshot)
         default:
             throw unavailable(reference.transportName)
         }
@@ -30,7 +37,10 @@ struct Backends {
         case .layoutArchive(let path):
             return LayoutArchiveStore(file: path, refNameStyle: refNameStyle)
         case .epoch(let bucket): return try openEpoch(bucket)
-        case .cocoon: throw unavailable("cocoon")
+        case .cocoon(let root):
+            return CocoonStore(rootPath: root, options: snapshot)
+        case .cocoonArchive(let path):
+            return CocoonArchiveStore(file: path, options: snapshot)
         case .registry: throw unavailable("docker")
         }
     }

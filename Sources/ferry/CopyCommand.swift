@@ -21,8 +21,11 @@ extension Ferry {
         @OptionGroup var output: CopyOutputOptions
 
         @OptionGroup var network: NetworkOptions
+        @OptionGroup var snapshot: SnapshotOptions
 
         func run() async throws {
+            var backends = network.backends
+            backends.snapshot = try snapshot.artifactOptions()
             if allTags {
                 for given in [source, destination] where try Reference(parsing: given).selector != nil {
                     throw StorageError(.nameInvalid, "\(given): --all-tags copies every tag; give a location without a tag or digest")
@@ -30,7 +33,7 @@ extension Ferry {
                 try await Ferry.copyEverything(
                     from: try Location(parsing: source), named: source, to: try Location(parsing: destination), named: destination,
                     options: CopyOptions(jobs: transfer.jobs, platform: try platform.map { try Platform(parsing: $0) }, allPlatforms: all),
-                    output: output, backends: network.backends)
+                    output: output, backends: backends)
                 return
             }
             let sourceRef = try Reference(parsing: source)
@@ -38,8 +41,8 @@ extension Ferry {
             let wanted = try platform.map { try Platform(parsing: $0) }
             var tag = try destinationTag(source: sourceRef, destination: destinationRef)
             let destinationRepository = destinationRef.repository.isEmpty ? sourceRef.repository : destinationRef.repository
-            let sourceStore = try network.backends.open(sourceRef)
-            let destinationStore = try network.backends.open(destinationRef, refNameStyle: output.refName)
+            let sourceStore = try backends.open(sourceRef)
+            let destinationStore = try backends.open(destinationRef, refNameStyle: output.refName)
             var selector = sourceRef.selector
             if selector == nil, destinationRef.selector == nil {
                 // The source's only manifest: its name travels with it.

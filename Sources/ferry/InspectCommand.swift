@@ -13,10 +13,13 @@ extension Ferry {
         @Flag(name: .long, help: "Print one JSON object.") var json = false
 
         @OptionGroup var network: NetworkOptions
+        @OptionGroup var snapshot: SnapshotOptions
 
         func run() async throws {
             let ref = try Reference(parsing: reference)
-            let store = try network.backends.open(ref)
+            var backends = network.backends
+            backends.snapshot = try snapshot.artifactOptions()
+            let store = try backends.open(ref)
             let descriptor = try await store.resolve(ref.selector, in: ref.repository)
             let manifest = try await store.fetchManifest(descriptor, in: ref.repository)
             if raw {

@@ -16,12 +16,15 @@ extension Ferry {
         @Option(name: .long, help: "Copy only this platform of each index: os/arch[/variant].") var platform: String?
 
         @OptionGroup var network: NetworkOptions
+        @OptionGroup var snapshot: SnapshotOptions
 
         func run() async throws {
+            var backends = network.backends
+            backends.snapshot = try snapshot.artifactOptions()
             try await Ferry.copyEverything(
                 from: try Location(parsing: source), named: source, to: try Location(parsing: destination), named: destination,
                 options: CopyOptions(jobs: transfer.jobs, platform: try platform.map { try Platform(parsing: $0) }, allPlatforms: platform == nil),
-                output: output, backends: network.backends)
+                output: output, backends: backends)
         }
     }
 

@@ -17,16 +17,15 @@ extension Ferry {
             let verifier = StorageVerifier(jobs: transfer.jobs)
             let report: VerificationReport
             // A reference verifies one artifact; a location (oci:DIR, epoch:DIR) everything in it.
-            guard let reference = try? Reference(parsing: target), reference.selector != nil || reference.repository.isEmpty == false
-            else {
-                let store = try network.backends.open(try Location(parsing: target))
-                guard let inventory = store as? any Inventory else {
-                    throw StorageError(.unsupported, "\(target): cannot list everything it holds; name an artifact")
-                }
-                report = await verifier.verify(roots: try await inventory.roots(), in: store, stored: try await inventory.storedBlobs())
+            let parsed = try? Reference(parsing: target)
+            let namesArtifact = parsed.map { $0.selector != nil || !$0.repository.isEmpty } ?? false
+            if !namesArtifact, let location = try? Location(parsing: target),
+               let inventory = try network.backends.open(location) as? any Inventory {
+                report = await verifier.verify(roots: try await inventory.roots(), in: inventory, stored: try await inventory.storedBlobs())
                 try finish(report)
                 return
             }
+            guard let reference = parsed else { _ = try Location(parsing: target); throw StorageError(.unsupported, "\(target): cannot list everything it holds; name an artifact") }
             let store = try network.backends.open(reference)
             if reference.selector == nil, reference.repository.isEmpty, let inventory = store as? any Inventory {
                 report = await verifier.verify(roots: try await inventory.roots(), in: store, stored: try await inventory.storedBlobs())

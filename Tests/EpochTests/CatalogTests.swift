@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Epoch
+import FerryCore
 
 /// catalog.json and time stamps byte for byte as epoch (Go) writes them.
 @Suite struct CatalogTests {

@@ -1,0 +1,169 @@
+import CArchive
+import FerryCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Writes a tar (USTAR headers, a PAX header before an entry that needs one) with any PAX records
+/// the caller gives, such as cocoon's `COCOON.sparse.map`, which libarchive's tar writer cannot
+/// emit. Plain output goes to the descriptor in 1 MiB writes; gzip goes through libarchive.
+/// One task uses a writer at a time.
+public final class PaxTarWriter: @unchecked Sendable {
+    private let fd: Int32
+    private let name: String
+    private var compressor: OpaquePointer?
+    private var pending: [UInt8] = []
+    private var remaining: Int64 = 0
+    private var padding = 0
+
+    static let flushSize = 1 << 20
+
+    /// Starts a tar on `fd` (owned by the caller); `name` is for messages.
+    public init(fd: Int32, compression: TarWriter.Compression, name: String) throws {
+        self.fd = fd
+        self.name = name
+        pending.reserveCapacity(Self.flushSize + 1024)
+        switch compression {
+        case .none:
+            break
+        case .gzip:
+            guard let archive = archive_write_new() else { throw StorageError(.unknown, "\(name): out of memory") }
+            compressor = archive
+            archive_write_set_format_raw(archive)
+            archive_write_set_bytes_per_block(archive, 0)
+            archive_write_add_filter_gzip(archive)
+            archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+            archive_write_set_filter_option(archive, "gzip", "compression-level", "1")
+            guard archive_write_open_fd(archive, fd) == ARCHIVE_OK, let entry = archive_entry_new() else { throw failure("cannot start gzip") }
+            defer { archive_entry_free(entry) }
+            archive_entry_set_filetype(entry, 0o100000)
+            archive_entry_set_pathname(entry, "tar")
+            guard archive_write_header(archive, entry) == ARCHIVE_OK else { throw failure("cannot start gzip") }
+        case .zstd:
+            throw StorageError(.unsupported, "\(name): cocoon export tarballs are plain or gzip (name it .tar or .tar.gz)")
+        }
+    }
+
+    deinit { if let compressor { archive_write_free(compressor) } }
+
+    /// Starts a regular file of `size` bytes, preceded by a PAX header when records are given, the
+    /// name is longer than 100 bytes, or the size needs more than 11 octal digits.
+    public func beginFile(path: String, size: Int64, mode: UInt32, modificationTime: Int64 = 0, records: [(key: String, value: String)] = []) throws {
+        guard remaining == 0 else { throw StorageError(.unknown, "\(name): the previous entry is \(remaining) bytes short") }
+        var all = records
+        let longName = path.utf8.count > 100
+        if longName { all.insert(("path", path), at: 0) }
+        let bigSize = size >= 0o777_7777_7777
+        if bigSize { all.insert(("size", String(size)), at: 0) }
+        if !all.isEmpty {
+            let body = all.reduce(into: [UInt8]()) { $0 += Self.record($1.key, $1.value) }
+            let base = path.split(separator: "/").last.map(String.init) ?? path
+            let headerName = "PaxHeaders.0/" + String(decoding: Array(base.utf8).prefix(80), as: UTF8.self)
+            try emit(Self.header(name: headerName, size: Int64(body.count), mode: 0o644, mtime: modificationTime, type: "x"))
+            try emit(body + [UInt8](repeating: 0, count: (512 - body.count % 512) % 512))
+        }
+        let shortName = longName ? String(decoding: Array(path.utf8).prefix(100), as: UTF8.self) : path
+        try emit(Self.header(name: shortName, size: bigSize ? 0 : size, mode: mode, mtime: modificationTime, type: "0"))
+        remaining = size
+        padding = Int((512 - size % 512) % 512)
+        if size == 0 { padding = 0 }
+    }
+
+    /// The next bytes of the current entry.
+    public func write(_ bytes: [UInt8]) throws {
+        guard Int64(bytes.count) <= remaining else { throw StorageError(.unknown, "\(name): more bytes than the entry's size") }
+        try emit(bytes)
+        remaining -= Int64(bytes.count)
+        if remaining == 0, padding > 0 {
+            try emit([UInt8](repeating: 0, count: padding))
+            padding = 0
+        }
+    }
+
+    /// Ends the archive (two zero blocks) and flushes everything; the descriptor stays open.
+    public func finish() throws {
+        guard remaining == 0 else { throw StorageError(.unknown, "\(name): the last entry is \(remaining) bytes short") }
+        try emit([UInt8](repeating: 0, count: 1024))
+        try flush()
+        if let compressor, archive_write_close(compressor) != ARCHIVE_OK { throw failure("cannot finish") }
+    }
+
+    // MARK: output
+
+    private func emit(_ bytes: [UInt8]) throws {
+        if pending.count + bytes.count > Self.flushSize { try flush() }
+        if bytes.count >= Self.flushSize {
+            try output(bytes)
+        } else {
+            pending += bytes
+        }
+    }
+
+    private func flush() throws {
+        guard !pending.isEmpty else { return }
+        try output(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func output(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n: Int
+                if let compressor {
+                    n = archive_write_data(compressor, raw.baseAddress! + done, raw.count - done)
+                    guard n > 0 else { throw failure("cannot write") }
+                } else {
+                    n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                    if n < 0, errno == EINTR { continue }
+                    guard n > 0 else { throw StorageError(.unknown, "\(name): cannot write: \(String(cString: strerror(errno)))") }
+                }
+                done += n
+            }
+        }
+    }
+
+    private func failure(_ what: String) -> StorageError {
+        let detail = compressor.flatMap { archive_error_string($0) }.map { String(cString: $0) } ?? "unknown error"
+        return StorageError(.unknown, "\(name): \(what): \(detail)")
+    }
+
+    // MARK: encoding
+
+    /// `"%d key=value\n"`, the length counting itself.
+    static func record(_ key: String, _ value: String) -> [UInt8] {
+        let body = key.utf8.count + value.utf8.count + 3
+        var length = body + String(body).count
+        if String(length).count != String(body).count { length = body + String(length).count }
+        return Array("\(length) \(key)=\(value)\n".utf8)
+    }
+
+    /// A USTAR header block: uid/gid 0, no user names, checksum filled in.
+    static func header(name: String, size: Int64, mode: UInt32, mtime: Int64, type: Character) -> [UInt8] {
+        var block = [UInt8](repeating: 0, count: 512)
+        func put(_ text: String, _ offset: Int, _ length: Int) {
+            for (i, byte) in text.utf8.prefix(length).enumerated() { block[offset + i] = byte }
+        }
+        func octal(_ value: Int64, _ offset: Int, _ length: Int) {
+            let digits = String(value, radix: 8)
+            put(String(repeating: "0", count: max(0, length - 1 - digits.count)) + digits, offset, length - 1)
+        }
+        put(name, 0, 100)
+        octal(Int64(mode), 100, 8)
+        octal(0, 108, 8)
+        octal(0, 116, 8)
+        octal(size, 124, 12)
+        octal(max(0, mtime), 136, 12)
+        block[156] = type.asciiValue!
+        put("ustar\0", 257, 6)
+        put("00", 263, 2)
+        for i in 148..<156 { block[i] = 0x20 }
+        let sum = block.reduce(0) { $0 + Int($1) }
+        let digits = String(sum, radix: 8)
+        put(String(repeating: "0", count: max(0, 6 - digits.count)) + digits, 148, 6)
+        block[154] = 0
+        block[155] = 0x20
+        return block
+    }
+}

@@ -1,0 +1,28 @@
+import FerryCore
+import Testing
+
+/// Go's encoding/json output, and documents that come back byte for byte after a parse.
+@Suite struct GoJSONTests {
+    @Test func aCocoonIndexRoundTripsByteForByte() throws {
+        let text = #"{"snapshots":{"3QWZK7Y2ABCDEFGHJKLMNPQRST":{"cpu":2,"memory":2147483648,"storage":10737418240,"image":"ubuntu:24.04","id":"3QWZK7Y2ABCDEFGHJKLMNPQRST","name":"my\u003csnap","image_blob_ids":{"ab":{}},"nics":1,"created_at":"2026-04-24T07:51:09.1234+08:00","future_key":[1,-2.5e3,true,null],"data_dir":"/var/lib/cocoon/snapshot/localfile/3QWZK7Y2ABCDEFGHJKLMNPQRST"}},"names":{"my\u003csnap":"3QWZK7Y2ABCDEFGHJKLMNPQRST"}}"#
+        let value = try GoJSON(parsing: Array(text.utf8))
+        #expect(value["names"]?["my<snap"]?.stringValue == "3QWZK7Y2ABCDEFGHJKLMNPQRST")
+        #expect(value["snapshots"]?["3QWZK7Y2ABCDEFGHJKLMNPQRST"]?["memory"]?.int64Value == 2_147_483_648)
+        #expect(value.compact() == text)
+    }
+
+    @Test func indentsAsMarshalIndent() {
+        let value = GoJSON.object([("version", .int(1)), ("config", .object([("a", .array([])), ("b", .map([:])), ("c", .array([.bool(false)]))]))])
+        #expect(value.indented() == "{\n  \"version\": 1,\n  \"config\": {\n    \"a\": [],\n    \"b\": {},\n    \"c\": [\n      false\n    ]\n  }\n}")
+    }
+
+    @Test func rejectsWhatIsNotJSON() {
+        for bad in ["", "{", "{\"a\" 1}", "[1,]", "\"\u{1}\"", "01x", "{} {}", "nul"] {
+            #expect(throws: GoJSON.ParseError.self, "\(bad)") { try GoJSON(parsing: Array(bad.utf8)) }
+        }
+    }
+
+    @Test func decodesEscapes() throws {
+        #expect(try GoJSON(parsing: Array(#""a\"\\\/\n\u00e9\ud83d\ude00""#.utf8)) == .string("a\"\\/\né😀"))
+    }
+}
