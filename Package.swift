@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(name: "FerryCoreTests", dependencies: ["OCI", "FerryCore"]),
         .testTarget(name: "LayoutTests", dependencies: ["OCI", "FerryCore", "Layout"]),
         .testTarget(name: "EpochTests", dependencies: ["OCI", "FerryCore", "Epoch", "Layout"]),
+        .testTarget(name: "TarIOTests", dependencies: ["TarIO", "FerryCore", "OCI"]),
         .testTarget(name: "CocoonTests", dependencies: ["OCI", "FerryCore", "Cocoon", "Layout", "Epoch"]),
         .testTarget(name: "FerryCLITests", dependencies: ["ferry", "OCI", "FerryCore", "Layout"]),
     ]

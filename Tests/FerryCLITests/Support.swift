@@ -33,6 +33,7 @@ enum Paths {
     }
 
     static let genLayout = packageRoot.appendingPathComponent("scripts/gen-layout.py").path
+    static let genCocoon = packageRoot.appendingPathComponent("scripts/gen-cocoon.py").path
 }
 
 /// Runs `executable` with `arguments` and collects its output.
