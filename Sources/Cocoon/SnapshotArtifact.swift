@@ -24,19 +24,22 @@ public struct SnapshotFile: Sendable, Equatable {
 }
 
 /// What the annotations and time stamps of a built artifact say (`--base-image`, `--source`,
-/// `--revision`, `--created`).
+/// `--revision`, `--created`), and how a disk is cut into parts (`--part-size`).
 public struct SnapshotArtifactOptions: Sendable {
     public var baseImage: String?
     public var source: String?
     public var revision: String?
     /// A fixed creation time makes the artifact reproducible; nil reads the clock.
     public var created: Date?
+    /// A disk file larger than this becomes `.part` layers of this size; nil keeps one layer.
+    public var partSize: Int64?
 
-    public init(baseImage: String? = nil, source: String? = nil, revision: String? = nil, created: Date? = nil) {
+    public init(baseImage: String? = nil, source: String? = nil, revision: String? = nil, created: Date? = nil, partSize: Int64? = nil) {
         self.baseImage = baseImage
         self.source = source
         self.revision = revision
         self.created = created
+        self.partSize = partSize
     }
 }
 

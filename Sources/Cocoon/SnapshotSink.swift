@@ -22,62 +22,46 @@ protocol SnapshotMaterializer: Sendable {
     func discard() async
 }
 
-/// The write side that both cocoon destinations share: it takes the artifact from the copy plan,
-/// accepts blobs in whatever order they come (a one-pass source sends them in its own order, and
-/// two files with the same bytes arrive as one blob), and hands the materializer the config and
-/// then each file in layer order, keeping early or repeated blobs in a spool directory meanwhile.
-final class SnapshotSink: Sendable {
+/// Hands blobs over in a fixed order however they arrive: a one-pass source sends them in its own
+/// order, and two items with the same bytes arrive as one blob. Early or repeated blobs wait in a
+/// spool directory, verified, until their turn.
+final class OrderedDelivery: Sendable {
     private let displayName: String
     private let spoolDirectory: FilePath
-    private let materializer: any SnapshotMaterializer
-
-    private struct State {
-        var root: Manifest?
-        /// The config, then the layers: what the materializer is handed, in order.
-        var sequence: [Descriptor] = []
-        var parts: SnapshotArtifact.Parts?
-        var next = 0
-        var spooled: [Digest: FilePath] = [:]
-        var began = false
-    }
-    private let state = Mutex(State())
-    /// Serializes materializing: blobs may be pushed from several tasks.
+    /// What is handed over, in order.
+    let sequence: [Descriptor]
+    private let deliver: @Sendable (Int, ByteStream) async throws -> Void
+    private let state = Mutex<(next: Int, spooled: [Digest: FilePath])>((0, [:]))
+    /// Serializes delivery: blobs may be pushed from several tasks.
     private let turn = AsyncLock()
 
-    init(displayName: String, spoolDirectory: FilePath, materializer: any SnapshotMaterializer) {
+    init(sequence: [Descriptor], displayName: String, spoolDirectory: FilePath, deliver: @escaping @Sendable (Int, ByteStream) async throws -> Void) {
+        self.sequence = sequence
         self.displayName = displayName
         self.spoolDirectory = spoolDirectory
-        self.materializer = materializer
+        self.deliver = deliver
     }
 
-    /// Takes the one snapshot artifact of the plan.
-    func willCopy(_ plan: CopyPlan) throws {
-        guard plan.roots.count == 1, let root = plan.roots.first?.manifest else {
-            throw StorageError(.unsupported, "\(displayName): holds one snapshot; copy one artifact at a time (this copy has \(plan.roots.count))")
-        }
-        guard case .image(let image) = root.content, root.kind == .snapshot else {
-            throw StorageError(.unsupported, "\(displayName): \(root.digest) is a \(root.kind.rawValue), not a cocoon snapshot")
-        }
-        state.withLock {
-            $0.root = root
-            $0.sequence = [image.config] + image.layers
-        }
-    }
+    /// Whether every item has been handed over.
+    var isComplete: Bool { state.withLock { $0.next == sequence.count } }
 
-    func pushBlob(_ descriptor: Descriptor, from stream: ByteStream) async throws {
+    /// The first item not handed over yet.
+    var missing: Descriptor? { state.withLock { $0.next < sequence.count ? sequence[$0.next] : nil } }
+
+    /// Takes one blob; one that is not in the sequence is read (and verified) and dropped.
+    func accept(_ descriptor: Descriptor, from stream: ByteStream) async throws {
         let verified = stream.verifying(descriptor)
         try await turn.run {
             let (wanted, isNext, later) = state.withLock { s -> (Bool, Bool, Bool) in
-                let positions = s.sequence.indices.filter { $0 >= s.next && s.sequence[$0].digest == descriptor.digest }
+                let positions = sequence.indices.filter { $0 >= s.next && sequence[$0].digest == descriptor.digest }
                 return (!positions.isEmpty, positions.first == s.next, positions.count > 1)
             }
             guard wanted else {
-                // Not part of the snapshot (a blob of another artifact): read and drop it.
                 for try await _ in verified {}
                 return
             }
             if isNext && !later {
-                try await emit(from: verified)
+                try await handOver(verified)
             } else {
                 try await spool(descriptor, from: verified)
             }
@@ -85,58 +69,18 @@ final class SnapshotSink: Sendable {
         }
     }
 
-    /// The manifest arrives after its blobs: everything must have been handed over by now.
-    func pushManifest(_ manifest: Manifest) throws {
-        try state.withLock { s in
-            guard manifest.digest == s.root?.digest else {
-                throw StorageError(.unsupported, "\(displayName): holds one snapshot, not also \(manifest.digest)")
-            }
-            guard s.next == s.sequence.count else {
-                throw StorageError(.blobUnknown, "\(displayName): \(s.sequence[s.next].digest) never arrived")
-            }
-        }
-    }
-
-    func commit() async throws {
-        let complete = state.withLock { $0.began && $0.next == $0.sequence.count }
-        guard complete else { throw StorageError(.blobUnknown, "\(displayName): the snapshot is incomplete") }
-        try await materializer.finish()
-        removeSpool()
-    }
-
-    func abort() async {
-        await materializer.discard()
-        removeSpool()
-    }
-
-    // MARK: order
-
-    /// Hands the next item of the sequence over from `stream`.
-    private func emit(from stream: ByteStream) async throws {
-        let (index, descriptor, parts) = state.withLock { ($0.next, $0.sequence[$0.next], $0.parts) }
-        if index == 0 {
-            let bytes = try await stream.collect(upTo: 16 << 20, what: "\(displayName): snapshot config")
-            guard let root = state.withLock({ $0.root }) else { return }
-            let parts = try SnapshotArtifact.parts(of: root, configBytes: bytes, what: displayName)
-            try await materializer.begin(parts)
-            state.withLock {
-                $0.parts = parts
-                $0.began = true
-            }
-        } else {
-            guard let parts else { throw StorageError(.unknown, "\(displayName): a layer came before the config") }
-            let file = parts.files[index - 1].file
-            guard descriptor.size == file.storedSize else {
-                throw StorageError(.sizeInvalid, "\(displayName): \(file.name): layer of \(descriptor.size) bytes, config says \(file.storedSize)")
-            }
-            try await materializer.write(file, from: stream)
-        }
+    private func handOver(_ stream: ByteStream) async throws {
+        let index = state.withLock { $0.next }
+        try await deliver(index, stream)
         state.withLock { $0.next += 1 }
     }
 
-    /// Keeps a blob that is early or needed more than once.
     private func spool(_ descriptor: Descriptor, from stream: ByteStream) async throws {
-        try FileManager.default.createDirectory(atPath: spoolDirectory.string, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: spoolDirectory.string, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(.unknown, "\(displayName): cannot create \(spoolDirectory): \(error.localizedDescription)")
+        }
         let path = spoolDirectory.appending(descriptor.digest.encoded)
         let fd = open(path.string, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StorageError(.unknown, "\(displayName): cannot spool to \(path): \(Errno(rawValue: errno))") }
@@ -154,17 +98,15 @@ final class SnapshotSink: Sendable {
         state.withLock { $0.spooled[descriptor.digest] = path }
     }
 
-    /// Hands over every next item that is waiting in the spool.
     private func drainSpool() async throws {
         while true {
             let ready = state.withLock { s -> (FilePath, Descriptor, Bool)? in
-                guard s.next < s.sequence.count, let path = s.spooled[s.sequence[s.next].digest] else { return nil }
-                let digest = s.sequence[s.next].digest
-                let laterUse = s.sequence[(s.next + 1)...].contains { $0.digest == digest }
-                return (path, s.sequence[s.next], laterUse)
+                guard s.next < sequence.count, let path = s.spooled[sequence[s.next].digest] else { return nil }
+                let digest = sequence[s.next].digest
+                return (path, sequence[s.next], sequence[(s.next + 1)...].contains { $0.digest == digest })
             }
             guard let (path, descriptor, keep) = ready else { return }
-            try await emit(from: try ByteStream.file(at: path).verifying(descriptor))
+            try await handOver(try ByteStream.file(at: path).verifying(descriptor))
             if !keep {
                 unlink(path.string)
                 state.withLock { _ = $0.spooled.removeValue(forKey: descriptor.digest) }
@@ -172,8 +114,85 @@ final class SnapshotSink: Sendable {
         }
     }
 
-    private func removeSpool() {
+    /// Removes the spool.
+    func cleanUp() {
         try? FileManager.default.removeItem(atPath: spoolDirectory.string)
+    }
+}
+
+/// The write side that both cocoon destinations share: it takes the artifact from the copy plan
+/// and hands the materializer the config and then each file in layer order.
+final class SnapshotSink: Sendable {
+    private let displayName: String
+    private let spoolDirectory: FilePath
+    private let materializer: any SnapshotMaterializer
+    private let root = Mutex<Manifest?>(nil)
+    private let delivery = Mutex<OrderedDelivery?>(nil)
+    private let parts = Mutex<SnapshotArtifact.Parts?>(nil)
+
+    init(displayName: String, spoolDirectory: FilePath, materializer: any SnapshotMaterializer) {
+        self.displayName = displayName
+        self.spoolDirectory = spoolDirectory
+        self.materializer = materializer
+    }
+
+    /// Takes the one snapshot artifact of the plan.
+    func willCopy(_ plan: CopyPlan) throws {
+        guard plan.roots.count == 1, let manifest = plan.roots.first?.manifest else {
+            throw StorageError(.unsupported, "\(displayName): holds one snapshot; copy one artifact at a time (this copy has \(plan.roots.count))")
+        }
+        guard case .image(let image) = manifest.content, manifest.kind == .snapshot else {
+            throw StorageError(.unsupported, "\(displayName): \(manifest.digest) is a \(manifest.kind.rawValue), not a cocoon snapshot")
+        }
+        root.withLock { $0 = manifest }
+        let ordered = OrderedDelivery(sequence: [image.config] + image.layers, displayName: displayName, spoolDirectory: spoolDirectory) {
+            [weak self] index, stream in
+            try await self?.deliver(index, stream)
+        }
+        delivery.withLock { $0 = ordered }
+    }
+
+    private func deliver(_ index: Int, _ stream: ByteStream) async throws {
+        if index == 0 {
+            let bytes = try await stream.collect(upTo: 16 << 20, what: "\(displayName): snapshot config")
+            guard let manifest = root.withLock({ $0 }) else { return }
+            let taken = try SnapshotArtifact.parts(of: manifest, configBytes: bytes, what: displayName)
+            try await materializer.begin(taken)
+            parts.withLock { $0 = taken }
+            return
+        }
+        guard let file = parts.withLock({ $0 })?.files[index - 1].file else {
+            throw StorageError(.unknown, "\(displayName): a layer came before the config")
+        }
+        try await materializer.write(file, from: stream)
+    }
+
+    func pushBlob(_ descriptor: Descriptor, from stream: ByteStream) async throws {
+        guard let ordered = delivery.withLock({ $0 }) else { throw StorageError(.unsupported, "\(displayName): nothing is being written") }
+        try await ordered.accept(descriptor, from: stream)
+    }
+
+    /// The manifest arrives after its blobs: everything must have been handed over by now.
+    func pushManifest(_ manifest: Manifest) throws {
+        guard manifest.digest == root.withLock({ $0 })?.digest else {
+            throw StorageError(.unsupported, "\(displayName): holds one snapshot, not also \(manifest.digest)")
+        }
+        if let missing = delivery.withLock({ $0 })?.missing {
+            throw StorageError(.blobUnknown, "\(displayName): \(missing.digest) never arrived")
+        }
+    }
+
+    func commit() async throws {
+        guard let ordered = delivery.withLock({ $0 }), ordered.isComplete else {
+            throw StorageError(.blobUnknown, "\(displayName): the snapshot is incomplete")
+        }
+        try await materializer.finish()
+        ordered.cleanUp()
+    }
+
+    func abort() async {
+        await materializer.discard()
+        delivery.withLock { $0 }?.cleanUp()
     }
 }
 

@@ -25,6 +25,8 @@ struct Backends {
             return CocoonStore(rootPath: root, options: snapshot)
         case .cocoonArchive(let path):
             return CocoonArchiveStore(file: path, options: snapshot)
+        case .disk(let path):
+            return DiskStore(file: path, options: snapshot)
         default:
             throw unavailable(reference.transportName)
         }

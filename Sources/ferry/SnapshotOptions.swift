@@ -14,6 +14,8 @@ struct SnapshotOptions: ParsableArguments {
     var revision: String?
     @Option(name: .long, help: "The creation time of a snapshot artifact, RFC 3339 or Unix seconds (default: SOURCE_DATE_EPOCH, else now). A fixed time makes the same snapshot give the same digest.")
     var created: String?
+    @Option(name: .long, help: "Read from disk:FILE, a disk larger than this becomes .part layers of this size (bytes, or with K, M, G, T).")
+    var partSize: String?
 
     /// The options, with `SOURCE_DATE_EPOCH` when `--created` is not given.
     func artifactOptions(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SnapshotArtifactOptions {
@@ -29,7 +31,28 @@ struct SnapshotOptions: ParsableArguments {
             }
             date = Date(timeIntervalSince1970: TimeInterval(seconds))
         }
-        return SnapshotArtifactOptions(baseImage: baseImage, source: source, revision: revision, created: date)
+        var parts: Int64?
+        if let partSize {
+            guard let bytes = Self.parseSize(partSize), bytes >= 1 << 20 else {
+                throw StorageError(.nameInvalid, "--part-size \(partSize): not a size of at least 1M (e.g. 4G, 512M, 1073741824)")
+            }
+            parts = bytes
+        }
+        return SnapshotArtifactOptions(baseImage: baseImage, source: source, revision: revision, created: date, partSize: parts)
+    }
+
+    /// `1073741824`, `512M`, `4G`, `4GiB`: powers of 1024.
+    static func parseSize(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = text.uppercased()
+        if digits.hasSuffix("IB") { digits.removeLast(2) } else if digits.hasSuffix("B") { digits.removeLast() }
+        var scale: Int64 = 1
+        if let last = digits.last, let unit = units[last] {
+            scale = unit
+            digits.removeLast()
+        }
+        guard let value = Int64(digits), value > 0, value <= Int64.max / scale else { return nil }
+        return value * scale
     }
 
     static func parseTime(_ text: String) -> Date? {
