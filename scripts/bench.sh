@@ -112,6 +112,30 @@ printf '  .tar.gz write: ferry takes %.2fx the time of skopeo, but skopeo writes
     "$(echo "$t_ferry_w_tar_gz / $t_skopeo_w_tar_gz" | bc -l)" "$(file -b "$WORK/s.tar.gz" | cut -d, -f1)"
 printf '  (gzip here is zlib level 1: incompressible layers bound it at zlib speed; .tar.zst is many times faster)\n'
 
+# Sparse: a cocoon snapshot whose disk is 16 GiB long and holds 64 MiB of data, exported to
+# oci-archive: and imported back into a cocoon root, beside GNU tar --sparse on the same files.
+python3 scripts/gen-cocoon.py root "$WORK/cocoon" --name big --disk-size $((16 << 30)) --disk-data $((64 << 20)) >/dev/null
+data_dir=$(ls -d "$WORK"/cocoon/snapshot/localfile/*)
+cat "$data_dir"/* >/dev/null 2>&1 || true
+t_export=$(best "$WORK/snap.tar" "$FERRY" copy --progress none "cocoon:$WORK/cocoon#big" "oci-archive:$WORK/snap.tar")
+"$FERRY" copy --progress none "cocoon:$WORK/cocoon#big" "oci-archive:$WORK/snap.tar"
+t_import=""
+for i in $(seq "$RUNS"); do
+    rm -rf "$WORK/cocoon-back"; sync
+    t0=$(now); "$FERRY" copy --progress none "oci-archive:$WORK/snap.tar" "cocoon:$WORK/cocoon-back#big" >/dev/null; t=$(echo "$(now) - $t0" | bc)
+    if [ -z "$t_import" ] || (( $(echo "$t < $t_import" | bc) )); then t_import=$t; fi
+done
+t_tar_sc=$(best "$WORK/gnu.tar" tar --sparse -cf "$WORK/gnu.tar" -C "$data_dir" .)
+tar --sparse -cf "$WORK/gnu.tar" -C "$data_dir" .
+t_tar_sx=$(best "$WORK/gnu-x" sh -c 'mkdir -p "$1" && tar -xf "$2" -C "$1"' _ "$WORK/gnu-x" "$WORK/gnu.tar")
+restored=$(ls "$WORK"/cocoon-back/snapshot/localfile/*/overlay.qcow2)
+printf '\nferry bench: a cocoon snapshot with a 16 GiB disk holding 64 MiB (cocoon: <-> oci-archive:)\n'
+printf '  %-44s %7.2f s\n' "ferry cocoon: -> oci-archive: (hashes all)" "$t_export" "ferry oci-archive: -> cocoon: (verifies all)" "$t_import" \
+    "tar --sparse -cf (reference)" "$t_tar_sc" "tar -xf of that (reference)" "$t_tar_sx"
+printf '  export: %.2fx the time of tar --sparse -c; import: %.2fx the time of tar -x\n' "$(echo "$t_export / $t_tar_sc" | bc -l)" "$(echo "$t_import / $t_tar_sx" | bc -l)"
+printf '  archive %s; restored disk: %s long, %s allocated\n' "$(du -h "$WORK/snap.tar" | cut -f1)" "$(du -h --apparent-size "$restored" | cut -f1)" "$(du -h "$restored" | cut -f1)"
+rm -rf "$WORK/cocoon" "$WORK/cocoon-back" "$WORK/gnu.tar" "$WORK/gnu-x" "$WORK/snap.tar"
+
 # S3: oci: -> epoch:s3:// and back against SeaweedFS, beside the aws CLI moving the same blobs.
 command -v aws >/dev/null || { [ -x .venv/bin/aws ] || .venv/bin/pip install -q awscli; PATH="$(pwd)/.venv/bin:$PATH"; }
 s3state="$WORK/seaweedfs"

@@ -33,6 +33,25 @@ echo
 step "$FERRY" verify "epoch:$WORK/bucket"
 
 echo
+echo "A cocoon VM snapshot: export tarball -> layout tarball -> Epoch bucket -> a cocoon root, sparse disk and all:"
+step "$FERRY" inspect --created 2026-04-24T00:00:00Z cocoon-archive:fixtures/cocoon-export.tar
+step "$FERRY" copy --progress plain cocoon-archive:fixtures/cocoon-export.tar "oci-archive:$WORK/snapshot.tar:v1"
+step "$FERRY" copy --progress plain "oci-archive:$WORK/snapshot.tar:v1" "epoch:$WORK/bucket#snapshots/mysnap:v1"
+step "$FERRY" copy --progress plain "epoch:$WORK/bucket#snapshots/mysnap:v1" "cocoon:$WORK/cocoon#restored"
+step cat "$WORK/cocoon/snapshot/db/snapshots.json"
+disk=$(ls "$WORK"/cocoon/snapshot/localfile/*/overlay.qcow2)
+step du -h --apparent-size "$disk"
+step du -h "$disk"
+step "$FERRY" copy --progress plain "cocoon:$WORK/cocoon#restored" "cocoon-archive:$WORK/restored.tar.gz"
+step python3 scripts/gen-cocoon.py check-export "$WORK/restored.tar.gz"
+echo
+echo "A cloud disk in 16 MiB parts, and assembled again:"
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT); os.truncate(fd, 40 << 20); os.pwrite(fd, b"QFI\xfb" + os.urandom(3 << 20), 0)' "$WORK/win.qcow2"
+step "$FERRY" copy --progress plain --part-size 16M "disk:$WORK/win.qcow2" "epoch:$WORK/bucket#win11:25h2"
+step "$FERRY" copy --progress plain "epoch:$WORK/bucket#win11:25h2" "disk:$WORK/win-again.qcow2"
+step cmp "$WORK/win.qcow2" "$WORK/win-again.qcow2"
+
+echo
 echo "Flip one byte of a blob and verify again (expect exit 1):"
 blob=$(ls "$WORK/mirror/blobs/sha256" | head -1)
 chmod u+w "$WORK/mirror/blobs/sha256/$blob"

@@ -247,4 +247,19 @@ import Testing
         let viaEnv = try run("/usr/bin/env", ["COCOON_ROOT_DIR=\(root)", Paths.ferry, "ls", "cocoon:"])
         #expect(viaEnv.stdout == "one\ntwo\n", "\(viaEnv.stderr)")
     }
+
+    /// The shipped export and a root written from the same seed are one snapshot: with a fixed
+    /// time they give the same artifact, whose digest is pinned here (fixtures/README.md).
+    @Test func theShippedExportAndAnEquivalentRootGiveThePinnedDigest() throws {
+        let scratch = try Scratch()
+        let root = scratch.path("root")
+        #expect(try run("python3", [Paths.genCocoon, "root", root, "--name", "mysnap", "--seed", "1"]).status == 0)
+        let pinned = "sha256:27e235a612d22e6e405da9a77eab9e7072f6967a4fb37886d21e0b93019f8266"
+        for reference in ["cocoon-archive:\(Paths.fixture("cocoon-export.tar"))", "cocoon:\(root)#mysnap"] {
+            let result = try ferry("inspect", "--json", "--created", "2026-04-24T00:00:00Z", reference)
+            #expect(jsonLines(result.stdout).first?["digest"] as? String == pinned, "\(reference): \(result.stderr)")
+        }
+        let gzip = try ferry("inspect", "--json", "--created", "2026-04-24T00:00:00Z", "cocoon-archive:\(Paths.fixture("cocoon-export-fc.tar.gz"))")
+        #expect(jsonLines(gzip.stdout).first?["digest"] as? String == "sha256:1b50c734050aa2f384d7c28b9daa58b4d0221baf43642fdc905ef6c70d752c2a")
+    }
 }
