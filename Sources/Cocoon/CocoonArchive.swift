@@ -41,18 +41,7 @@ struct CocoonArchiveScan: Sendable {
             }
             var file = SnapshotFile(name: name, mode: entry.mode & 0o7777, size: entry.size)
             if let text = entry.records["COCOON.sparse.map"] {
-                guard let sizeText = entry.records["COCOON.sparse.size"], let logical = Int64(sizeText), logical > 0 else {
-                    throw StorageError(.unknown, "\(displayName): \(entry.path): COCOON.sparse.map without a valid COCOON.sparse.size")
-                }
-                let map: SparseMap
-                do { map = try SparseMap(jsonText: text, logicalSize: logical) } catch {
-                    throw StorageError(.unknown, "\(displayName): \(entry.path): \(error)")
-                }
-                guard map.dataSize == entry.size else {
-                    throw StorageError(.unknown, "\(displayName): \(entry.path): its sparse map holds \(map.dataSize) bytes, the entry \(entry.size)")
-                }
-                file.size = logical
-                file.sparseMap = map
+                try file.applySparseMap(text, logicalSize: entry.records["COCOON.sparse.size"].flatMap { Int64($0) }, what: "\(displayName): \(entry.path)")
             }
             var hasher = DigestHasher(.sha256)
             var seen: Int64 = 0

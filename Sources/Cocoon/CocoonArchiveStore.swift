@@ -15,12 +15,13 @@ public final class CocoonArchiveStore: Storage, SequentialSource {
     public let displayName: String
     let options: SnapshotArtifactOptions
     private let scanned = Mutex<(scan: CocoonArchiveScan, view: SnapshotView)?>(nil)
-    private let sink = Mutex<SnapshotSink?>(nil)
+    private let sink: SinkSlot
 
     public init(file: String, options: SnapshotArtifactOptions = SnapshotArtifactOptions()) {
         path = FileSystem.absolute(file)
         self.options = options
         displayName = "cocoon-archive:\(file)"
+        sink = SinkSlot(displayName: displayName)
     }
 
     // MARK: reading
@@ -107,12 +108,12 @@ public final class CocoonArchiveStore: Storage, SequentialSource {
     }
 
     public func blobExists(_ digest: Digest, in repository: String) async throws -> Bool {
-        guard sink.withLock({ $0 }) == nil, FileSystem.exists(path) else { return false }
+        guard !sink.isWriting, FileSystem.exists(path) else { return false }
         return try await contents().view.contains(digest)
     }
 
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
-        guard sink.withLock({ $0 }) == nil, FileSystem.exists(path) else { return false }
+        guard !sink.isWriting, FileSystem.exists(path) else { return false }
         return try await contents().view.manifest.digest == digest
     }
 
@@ -147,25 +148,20 @@ public final class CocoonArchiveStore: Storage, SequentialSource {
             await writer.discard()
             throw error
         }
-        sink.withLock { $0 = newSink }
-    }
-
-    private func activeSink() throws -> SnapshotSink {
-        guard let active = sink.withLock({ $0 }) else { throw StorageError(.unsupported, "\(displayName): nothing is being written") }
-        return active
+        sink.install(newSink)
     }
 
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
-        try await activeSink().pushBlob(descriptor, from: stream)
+        try await sink.active().pushBlob(descriptor, from: stream)
     }
 
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
-        try activeSink().pushManifest(manifest)
+        try sink.active().pushManifest(manifest)
     }
 
-    public func commit() async throws { try await activeSink().commit() }
+    public func commit() async throws { try await sink.active().commit() }
 
-    public func abort() async { await sink.withLock { $0 }?.abort() }
+    public func abort() async { await sink.abort() }
 }
 
 /// Writes the export tarball into a temporary file beside the destination.

@@ -16,12 +16,13 @@ public final class CocoonStore: Storage {
     public let displayName: String
     let options: SnapshotArtifactOptions
     private let views = Mutex<[String: SnapshotView]>([:])
-    private let sink = Mutex<SnapshotSink?>(nil)
+    private let sink: SinkSlot
 
     public init(root: FilePath, options: SnapshotArtifactOptions = SnapshotArtifactOptions()) {
         self.root = CocoonRoot(path: root)
         self.options = options
         displayName = "cocoon:\(root)"
+        sink = SinkSlot(displayName: displayName)
     }
 
     /// The store of the root at `rootPath`, or of the default root (`COCOON_ROOT_DIR`, else
@@ -59,12 +60,12 @@ public final class CocoonStore: Storage {
     /// While a snapshot is written nothing of it is there yet (it is written whole); otherwise
     /// what the snapshot's artifact holds.
     public func blobExists(_ digest: Digest, in repository: String) async throws -> Bool {
-        guard sink.withLock({ $0 }) == nil, (try? root.resolve(repository)) != nil else { return false }
+        guard !sink.isWriting, (try? root.resolve(repository)) != nil else { return false }
         return try await view(repository).view.contains(digest)
     }
 
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
-        guard sink.withLock({ $0 }) == nil, (try? root.resolve(repository)) != nil else { return false }
+        guard !sink.isWriting, (try? root.resolve(repository)) != nil else { return false }
         return try await view(repository).view.manifest.digest == digest
     }
 
@@ -106,25 +107,20 @@ public final class CocoonStore: Storage {
             displayName: "\(displayName)#\(name)", spoolDirectory: root.path.appending("snapshot/.ferry-spool-\(CocoonRoot.newID())"),
             materializer: writer)
         try newSink.willCopy(plan)
-        sink.withLock { $0 = newSink }
-    }
-
-    private func activeSink() throws -> SnapshotSink {
-        guard let active = sink.withLock({ $0 }) else { throw StorageError(.unsupported, "\(displayName): nothing is being written") }
-        return active
+        sink.install(newSink)
     }
 
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
-        try await activeSink().pushBlob(descriptor, from: stream)
+        try await sink.active().pushBlob(descriptor, from: stream)
     }
 
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
-        try activeSink().pushManifest(manifest)
+        try sink.active().pushManifest(manifest)
     }
 
-    public func commit() async throws { try await activeSink().commit() }
+    public func commit() async throws { try await sink.active().commit() }
 
-    public func abort() async { await sink.withLock { $0 }?.abort() }
+    public func abort() async { await sink.abort() }
 }
 
 /// The regular files of a snapshot's data directory, as cocoon exports them.

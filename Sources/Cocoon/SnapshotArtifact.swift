@@ -21,6 +21,19 @@ public struct SnapshotFile: Sendable, Equatable {
 
     /// The layer's size: the data bytes of a sparse file, else the whole file.
     public var storedSize: Int64 { sparseMap?.dataSize ?? size }
+
+    /// Makes this file sparse from a recorded map (a PAX record, or `files[].sparseMap`): the
+    /// map must be valid for `logicalSize` and hold exactly the stored bytes.
+    mutating func applySparseMap(_ text: String, logicalSize: Int64?, what: String) throws {
+        guard let logicalSize, logicalSize > 0 else { throw StorageError(.manifestInvalid, "\(what): a sparse map without a valid file size") }
+        let map: SparseMap
+        do { map = try SparseMap(jsonText: text, logicalSize: logicalSize) } catch { throw StorageError(.manifestInvalid, "\(what): \(error)") }
+        guard map.dataSize == storedSize else {
+            throw StorageError(.manifestInvalid, "\(what): the sparse map holds \(map.dataSize) bytes, the data \(storedSize)")
+        }
+        size = logicalSize
+        sparseMap = map
+    }
 }
 
 /// What the annotations and time stamps of a built artifact say (`--base-image`, `--source`,
@@ -167,17 +180,7 @@ public enum SnapshotArtifact {
             let mode = entry?["mode"]?.int64Value ?? 0
             var file = SnapshotFile(name: title, mode: mode > 0 && mode <= 0o7777 ? UInt32(mode) : 0o640, size: layer.size)
             if let text = entry?["sparseMap"]?.stringValue, !text.isEmpty {
-                let logical = entry?["sparseSize"]?.int64Value ?? 0
-                guard logical > 0 else { throw StorageError(.manifestInvalid, "\(what): \(title) has a sparse map but no sparseSize") }
-                let map: SparseMap
-                do { map = try SparseMap(jsonText: text, logicalSize: logical) } catch {
-                    throw StorageError(.manifestInvalid, "\(what): \(title): \(error)")
-                }
-                guard map.dataSize == layer.size else {
-                    throw StorageError(.manifestInvalid, "\(what): \(title): the sparse map holds \(map.dataSize) bytes, the layer \(layer.size)")
-                }
-                file.size = logical
-                file.sparseMap = map
+                try file.applySparseMap(text, logicalSize: entry?["sparseSize"]?.int64Value, what: "\(what): \(title)")
             }
             files.append((file, layer))
         }

@@ -196,6 +196,27 @@ final class SnapshotSink: Sendable {
     }
 }
 
+/// The snapshot a cocoon destination is writing, if any: what its pushes go to.
+final class SinkSlot: Sendable {
+    private let current = Mutex<SnapshotSink?>(nil)
+    private let displayName: String
+
+    init(displayName: String) { self.displayName = displayName }
+
+    /// Whether a copy is writing into the destination (then nothing of it exists yet).
+    var isWriting: Bool { current.withLock { $0 } != nil }
+
+    func install(_ sink: SnapshotSink) { current.withLock { $0 = sink } }
+
+    /// The sink of the copy under way.
+    func active() throws -> SnapshotSink {
+        guard let sink = current.withLock({ $0 }) else { throw StorageError(.unsupported, "\(displayName): nothing is being written") }
+        return sink
+    }
+
+    func abort() async { await current.withLock { $0 }?.abort() }
+}
+
 /// A lock that async tasks wait for in turn.
 final class AsyncLock: Sendable {
     private let waiters = Mutex<(busy: Bool, queue: [CheckedContinuation<Void, Never>])>((false, []))

@@ -21,60 +21,93 @@ extension ByteStream {
             }
             total = Int64(info.st_size) - offset
         }
-        let reader = FileChunkReader(fd: fd, offset: offset, remaining: total, path: path)
+        // A file shorter than expected just ends the stream: the verifier downstream reports the size.
+        return regions([SparseSegment(offset: offset, length: total)], of: fd, path: path, shortIsError: false)
+    }
+
+    /// A stream of `regions` of the open file `fd`, packed one after another in chunks of up to
+    /// `chunkSize` (a chunk may span regions). The stream owns `fd` and closes it at the end. When
+    /// the file ends early the stream ends too, or fails if `shortIsError`.
+    static func regions(_ regions: [SparseSegment], of fd: FileDescriptor, path: FilePath, shortIsError: Bool) -> ByteStream {
+        let reader = FileChunkReader(fd: fd, regions: regions, path: path, shortIsError: shortIsError)
         return ByteStream { try await reader.next() }
     }
 }
 
-/// Reads one file region chunk by chunk; a stream is consumed by one task at a time.
+/// Reads a list of file regions chunk by chunk; a stream is consumed by one task at a time.
 private final class FileChunkReader: @unchecked Sendable {
     private var fd: FileDescriptor?
-    private var offset: Int64
-    private var remaining: Int64
+    private let regions: [SparseSegment]
+    /// The region being read, and how far into it.
+    private var index = 0
+    private var consumed: Int64 = 0
     private let path: FilePath
+    private let shortIsError: Bool
 
-    init(fd: FileDescriptor, offset: Int64, remaining: Int64, path: FilePath) {
+    init(fd: FileDescriptor, regions: [SparseSegment], path: FilePath, shortIsError: Bool) {
         self.fd = fd
-        self.offset = offset
-        self.remaining = remaining
+        self.regions = regions
         self.path = path
+        self.shortIsError = shortIsError
     }
 
     func next() async throws -> [UInt8]? {
         try Task.checkCancellation()
-        guard let fd, remaining > 0 else {
+        // The pieces of file that make up the next chunk, and where reading resumes after them.
+        var pieces: [SparseSegment] = []
+        var want = 0
+        var (nextIndex, nextConsumed) = (index, consumed)
+        while nextIndex < regions.count, want < ByteStream.chunkSize {
+            let region = regions[nextIndex]
+            let take = min(Int64(ByteStream.chunkSize - want), region.length - nextConsumed)
+            if take > 0 {
+                pieces.append(SparseSegment(offset: region.offset + nextConsumed, length: take))
+                want += Int(take)
+                nextConsumed += take
+            }
+            if nextConsumed >= region.length { (nextIndex, nextConsumed) = (nextIndex + 1, 0) }
+        }
+        guard let fd, want > 0 else {
             close()
             return nil
         }
-        let want = Int(min(Int64(ByteStream.chunkSize), remaining))
-        let at = offset
-        let path = path
-        let chunk = try await BlockingIO.run { try FileChunkReader.read(fd, count: want, at: at, path: path) }
-        if chunk.isEmpty {
-            // The file is shorter than expected; the verifier downstream reports the size.
-            remaining = 0
+        let (path, readPieces, count) = (path, pieces, want)
+        let chunk = try await BlockingIO.run { try FileChunkReader.read(fd, pieces: readPieces, count: count, path: path) }
+        (index, consumed) = (nextIndex, nextConsumed)
+        if chunk.count < want {
+            index = regions.count
             close()
-            return nil
+            if shortIsError {
+                throw StorageError(.sizeInvalid, "\(path): the file ended before the data expected in it")
+            }
+            return chunk.isEmpty ? nil : chunk
         }
-        offset += Int64(chunk.count)
-        remaining -= Int64(chunk.count)
         return chunk
     }
 
-    private static func read(_ fd: FileDescriptor, count: Int, at offset: Int64, path: FilePath) throws -> [UInt8] {
+    /// Reads `pieces` one after another into one buffer, stopping early at the end of the file.
+    private static func read(_ fd: FileDescriptor, pieces: [SparseSegment], count: Int, path: FilePath) throws -> [UInt8] {
         var filled = 0
-        let buffer = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            while filled < count {
-                let n = try fd.read(
-                    fromAbsoluteOffset: offset + Int64(filled),
-                    into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[filled...]),
-                    retryOnInterrupt: true)
-                if n == 0 { break }
-                filled += n
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            defer { initialized = filled }
+            for piece in pieces {
+                let end = filled + Int(piece.length)
+                let start = filled
+                while filled < end {
+                    let n: Int
+                    do {
+                        n = try fd.read(
+                            fromAbsoluteOffset: piece.offset + Int64(filled - start),
+                            into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[filled..<end]),
+                            retryOnInterrupt: true)
+                    } catch let errno as Errno {
+                        throw StorageError(.unknown, "\(path): read: \(errno)")
+                    }
+                    if n == 0 { return }
+                    filled += n
+                }
             }
-            initialized = filled
         }
-        return buffer
     }
 
     private func close() {

@@ -187,6 +187,8 @@ struct LocationTests {
     @Test func cocoonRoots() throws {
         #expect(try Location(parsing: "cocoon:") == .cocoon(root: nil))
         #expect(try Location(parsing: "cocoon:/var/lib/cocoon") == .cocoon(root: "/var/lib/cocoon"))
+        // An export tarball is a place too: `ferry ls` and `ferry sync` read it.
+        #expect(try Location(parsing: "cocoon-archive:f.tar") == .cocoonArchive(path: "f.tar"))
     }
 
     @Test func registries() throws {
@@ -196,7 +198,7 @@ struct LocationTests {
 
     @Test(arguments: [
         "DIR", "", "oci:", "oci-archive:", "docker://", "docker:host", "docker://host/app", "docker://host:",
-        "epoch:s3://", "epoch:http://x", "ftp:x", "disk:f.qcow2", "cocoon-archive:f.tar",
+        "epoch:s3://", "epoch:http://x", "ftp:x", "disk:f.qcow2", "cocoon-archive:",
     ])
     func rejectsMalformed(input: String) {
         let error = #expect(throws: ValidationError.self) { try Location(parsing: input) }

@@ -6,4 +6,12 @@
 /// SYNC_FILE_RANGE_WRITE). Returns 0, or -1 with errno set.
 int ferry_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// lseek(fd, offset, SEEK_DATA): the start of the first data at or after offset. Returns it, or
+/// -1 with errno set (ENXIO: no data from offset on; EINVAL: the file system cannot tell).
+int64_t ferry_seek_data(int fd, int64_t offset);
+
+/// lseek(fd, offset, SEEK_HOLE): the start of the first hole at or after offset (the end of the
+/// file counts as one). Returns it, or -1 with errno set.
+int64_t ferry_seek_hole(int fd, int64_t offset);
+
 #endif
