@@ -10,7 +10,7 @@ import TarIO
 /// layer from the file by offset; a gzip one is read in one pass. Writing produces the tarball
 /// cocoon's import reads: `snapshot.json` first, then the files with `COCOON.sparse.*` records,
 /// in a temporary file renamed into place when the copy succeeds.
-public final class CocoonArchiveStore: Storage, SequentialSource {
+public final class CocoonArchiveStore: WholeArtifactStore, SequentialSource {
     public let path: FilePath
     public let displayName: String
     let options: SnapshotArtifactOptions
@@ -124,13 +124,7 @@ public final class CocoonArchiveStore: Storage, SequentialSource {
         return ["latest"]
     }
 
-    public func deleteTag(_ tag: String, in repository: String) async throws { try refuseDelete() }
-    public func deleteManifest(_ digest: Digest, in repository: String) async throws { try refuseDelete() }
-    public func deleteBlob(_ digest: Digest, in repository: String) async throws { try refuseDelete() }
-
-    private func refuseDelete() throws {
-        throw StorageError(.unsupported, "\(displayName): an export tarball is written whole; nothing in it can be deleted")
-    }
+    public var deletionRefusal: String { "an export tarball is written whole; nothing in it can be deleted" }
 
     // MARK: writing
 

@@ -11,7 +11,7 @@ import SystemPackage
 /// `cocoon:[ROOT#]NAME`: the snapshots of a cocoon root, each seen as a repository that holds one
 /// snapshot artifact (`latest`). Reading hashes the snapshot's files once (the data of sparse
 /// ones only); writing creates a snapshot the way cocoon's own save does (see `CocoonRootWriter`).
-public final class CocoonStore: Storage {
+public final class CocoonStore: WholeArtifactStore {
     public let root: CocoonRoot
     public let displayName: String
     let options: SnapshotArtifactOptions
@@ -83,13 +83,7 @@ public final class CocoonStore: Storage {
         return ["latest"]
     }
 
-    public func deleteTag(_ tag: String, in repository: String) async throws { try refuseDelete() }
-    public func deleteManifest(_ digest: Digest, in repository: String) async throws { try refuseDelete() }
-    public func deleteBlob(_ digest: Digest, in repository: String) async throws { try refuseDelete() }
-
-    private func refuseDelete() throws {
-        throw StorageError(.unsupported, "\(displayName): Ferry does not delete cocoon snapshots (use `cocoon snapshot rm`)")
-    }
+    public var deletionRefusal: String { "Ferry does not delete cocoon snapshots (use `cocoon snapshot rm`)" }
 
     // MARK: writing
 

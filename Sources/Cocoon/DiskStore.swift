@@ -14,7 +14,7 @@ import SystemPackage
 /// layers of `partSize` bytes titled so that they sort in order. Written, the disk layers of any
 /// cloud image are concatenated in title order, as epoch assembles them, into a temporary file
 /// whose zero blocks stay holes, renamed into place when the copy succeeds.
-public final class DiskStore: Storage {
+public final class DiskStore: WholeArtifactStore {
     public let path: FilePath
     public let displayName: String
     let options: SnapshotArtifactOptions
@@ -127,13 +127,7 @@ public final class DiskStore: Storage {
 
     public func repositories() async throws -> [String] { [""] }
     public func tags(in repository: String) async throws -> [String] { ["latest"] }
-    public func deleteTag(_ tag: String, in repository: String) async throws { try refuse() }
-    public func deleteManifest(_ digest: Digest, in repository: String) async throws { try refuse() }
-    public func deleteBlob(_ digest: Digest, in repository: String) async throws { try refuse() }
-
-    private func refuse() throws {
-        throw StorageError(.unsupported, "\(displayName): a disk file holds one artifact; nothing in it can be deleted")
-    }
+    public var deletionRefusal: String { "a disk file holds one artifact; nothing in it can be deleted" }
 
     // MARK: writing
 

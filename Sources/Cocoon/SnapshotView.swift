@@ -54,3 +54,20 @@ struct SnapshotView: Sendable {
         document(digest) != nil || file(for: digest) != nil
     }
 }
+
+/// A place that holds whole artifacts made from files (a snapshot, a disk), where deleting a
+/// tag, manifest or blob has no meaning: each delete is refused with the store's reason.
+public protocol WholeArtifactStore: Storage {
+    /// Why nothing can be deleted here, for the one-line error.
+    var deletionRefusal: String { get }
+}
+
+extension WholeArtifactStore {
+    public func deleteTag(_ tag: String, in repository: String) async throws { try refuseDeletion() }
+    public func deleteManifest(_ digest: Digest, in repository: String) async throws { try refuseDeletion() }
+    public func deleteBlob(_ digest: Digest, in repository: String) async throws { try refuseDeletion() }
+
+    private func refuseDeletion() throws {
+        throw StorageError(.unsupported, "\(displayName): \(deletionRefusal)")
+    }
+}
