@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <fcntl.h>
 #include <errno.h>
 #include <unistd.h>
@@ -31,4 +32,8 @@ int64_t ferry_seek_hole(int fd, int64_t offset) {
     errno = EINVAL;
     return -1;
 #endif
+}
+
+int ferry_set_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }

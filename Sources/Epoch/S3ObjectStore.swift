@@ -29,7 +29,7 @@ public struct S3ObjectStore: ObjectStore {
     /// (the system's CAs, plus `EPOCH_CA_CERT`, or nothing checked with `--tls-verify=false`).
     public init(
         config: EpochS3Config, client: HTTPClient? = nil, multipartThreshold: Int64 = 64 << 20, partSize: Int64 = 8 << 20,
-        partsInFlight: Int = 3
+        partsInFlight: Int = 2
     ) throws {
         self.config = config
         displayName = "epoch:s3://\(config.bucket)"

@@ -16,6 +16,7 @@ struct Ferry: AsyncParsableCommand {
 
     /// Runs the command line; usage errors exit 2, failures print `ferry: <what>: <why>` and exit 1.
     static func main() async {
+        BlockingIO.returnLargeBuffersToTheSystem()
         let command: ParsableCommand
         do {
             command = try parseAsRoot()

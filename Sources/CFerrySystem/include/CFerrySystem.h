@@ -14,4 +14,8 @@ int64_t ferry_seek_data(int fd, int64_t offset);
 /// file counts as one). Returns it, or -1 with errno set.
 int64_t ferry_seek_hole(int fd, int64_t offset);
 
+/// Fixes glibc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD), so that freed large
+/// buffers go back to the system instead of staying in the heap. Returns 1 on success.
+int ferry_set_mmap_threshold(int bytes);
+
 #endif
