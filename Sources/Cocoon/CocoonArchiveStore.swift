@@ -131,29 +131,31 @@ public final class CocoonArchiveStore: WholeArtifactStore, SequentialSource {
     public var wantsSequentialBlobs: Bool { true }
 
     public func willCopy(_ plan: CopyPlan) async throws {
-        let name = plan.roots.first?.repository ?? ""
-        let writer = try CocoonArchiveWriter(path: path, name: name, displayName: displayName, modificationTime: options.created ?? Date())
+        guard plan.roots.count == 1, let root = plan.roots.first else {
+            throw StorageError(.unsupported, "\(displayName): an export holds one snapshot; copy one artifact at a time (this copy has \(plan.roots.count))")
+        }
+        let writer = try CocoonArchiveWriter(path: path, name: root.repository, displayName: displayName, modificationTime: options.created ?? Date())
         let newSink = SnapshotSink(
             displayName: displayName,
             spoolDirectory: path.removingLastComponent().appending(".ferry-spool-\(CocoonRoot.newID())"), materializer: writer)
         do {
-            try newSink.willCopy(plan)
+            try newSink.willCopy(root.manifest)
         } catch {
             await writer.discard()
             throw error
         }
-        sink.install(newSink)
+        sink.install([root.repository: newSink])
     }
 
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
-        try await sink.active().pushBlob(descriptor, from: stream)
+        try await sink.active(repository).pushBlob(descriptor, from: stream)
     }
 
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
-        try sink.active().pushManifest(manifest)
+        try sink.active(repository).pushManifest(manifest)
     }
 
-    public func commit() async throws { try await sink.active().commit() }
+    public func commit() async throws { try await sink.commit() }
 
     public func abort() async { await sink.abort() }
 }

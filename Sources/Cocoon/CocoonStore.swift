@@ -89,30 +89,42 @@ public final class CocoonStore: WholeArtifactStore {
 
     public var wantsSequentialBlobs: Bool { true }
 
+    /// Each artifact of the plan becomes a snapshot named after its destination repository;
+    /// every name is checked before anything is written.
     public func willCopy(_ plan: CopyPlan) async throws {
-        guard let name = plan.roots.first?.repository, !name.isEmpty else {
+        let names = plan.roots.map(\.repository)
+        if names.isEmpty || names.contains("") {
             throw StorageError(.nameInvalid, "\(displayName): name the snapshot to write (cocoon:ROOT#NAME)")
         }
-        if let id = try root.index().names[name] {
-            throw StorageError(.nameInvalid, "\(displayName)#\(name): the name is already in use by snapshot \(id)")
+        if let twice = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw StorageError(.nameInvalid, "\(displayName)#\(twice): two artifacts would become this one snapshot; copy them one at a time under different names")
         }
-        let writer = CocoonRootWriter(root: root, name: name, displayName: "\(displayName)#\(name)")
-        let newSink = SnapshotSink(
-            displayName: "\(displayName)#\(name)", spoolDirectory: root.path.appending("snapshot/.ferry-spool-\(CocoonRoot.newID())"),
-            materializer: writer)
-        try newSink.willCopy(plan)
-        sink.install(newSink)
+        let index = try root.index()
+        for name in names {
+            if let id = index.names[name] { throw StorageError(.nameInvalid, "\(displayName)#\(name): the name is already in use by snapshot \(id)") }
+        }
+        var sinks: [String: SnapshotSink] = [:]
+        for planned in plan.roots {
+            let name = planned.repository
+            let writer = CocoonRootWriter(root: root, name: name, displayName: "\(displayName)#\(name)")
+            let sink = SnapshotSink(
+                displayName: "\(displayName)#\(name)", spoolDirectory: root.path.appending("snapshot/.ferry-spool-\(CocoonRoot.newID())"),
+                materializer: writer)
+            try sink.willCopy(planned.manifest)
+            sinks[name] = sink
+        }
+        sink.install(sinks)
     }
 
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
-        try await sink.active().pushBlob(descriptor, from: stream)
+        try await sink.active(repository).pushBlob(descriptor, from: stream)
     }
 
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
-        try sink.active().pushManifest(manifest)
+        try sink.active(repository).pushManifest(manifest)
     }
 
-    public func commit() async throws { try await sink.active().commit() }
+    public func commit() async throws { try await sink.commit() }
 
     public func abort() async { await sink.abort() }
 }

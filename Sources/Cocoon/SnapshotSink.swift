@@ -136,11 +136,8 @@ final class SnapshotSink: Sendable {
         self.materializer = materializer
     }
 
-    /// Takes the one snapshot artifact of the plan.
-    func willCopy(_ plan: CopyPlan) throws {
-        guard plan.roots.count == 1, let manifest = plan.roots.first?.manifest else {
-            throw StorageError(.unsupported, "\(displayName): holds one snapshot; copy one artifact at a time (this copy has \(plan.roots.count))")
-        }
+    /// Takes the snapshot artifact to write.
+    func willCopy(_ manifest: Manifest) throws {
         guard case .image(let image) = manifest.content, manifest.kind == .snapshot else {
             throw StorageError(.unsupported, "\(displayName): \(manifest.digest) is a \(manifest.kind.rawValue), not a cocoon snapshot")
         }
@@ -198,23 +195,35 @@ final class SnapshotSink: Sendable {
 
 /// The snapshot a cocoon destination is writing, if any: what its pushes go to.
 final class SinkSlot: Sendable {
-    private let current = Mutex<SnapshotSink?>(nil)
+    private let sinks = Mutex<[String: SnapshotSink]>([:])
     private let displayName: String
 
     init(displayName: String) { self.displayName = displayName }
 
     /// Whether a copy is writing into the destination (then nothing of it exists yet).
-    var isWriting: Bool { current.withLock { $0 } != nil }
+    var isWriting: Bool { !sinks.withLock { $0.isEmpty } }
 
-    func install(_ sink: SnapshotSink) { current.withLock { $0 = sink } }
+    /// The sinks of a copy, by the repository (snapshot name) each writes.
+    func install(_ new: [String: SnapshotSink]) { sinks.withLock { $0 = new } }
 
-    /// The sink of the copy under way.
-    func active() throws -> SnapshotSink {
-        guard let sink = current.withLock({ $0 }) else { throw StorageError(.unsupported, "\(displayName): nothing is being written") }
+    /// The sink writing `repository`.
+    func active(_ repository: String) throws -> SnapshotSink {
+        guard let sink = sinks.withLock({ $0[repository] ?? ($0.count == 1 ? $0.values.first : nil) }) else {
+            throw StorageError(.unsupported, "\(displayName): nothing is being written as \(repository)")
+        }
         return sink
     }
 
-    func abort() async { await current.withLock { $0 }?.abort() }
+    /// Completes every snapshot of the copy, in name order.
+    func commit() async throws {
+        for (_, sink) in sinks.withLock({ $0 }).sorted(by: { $0.key < $1.key }) { try await sink.commit() }
+        sinks.withLock { $0 = [:] }
+    }
+
+    func abort() async {
+        for sink in sinks.withLock({ $0.values }) { await sink.abort() }
+        sinks.withLock { $0 = [:] }
+    }
 }
 
 /// A lock that async tasks wait for in turn.

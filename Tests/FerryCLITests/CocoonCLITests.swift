@@ -262,4 +262,31 @@ import Testing
         let gzip = try ferry("inspect", "--json", "--created", "2026-04-24T00:00:00Z", "cocoon-archive:\(Paths.fixture("cocoon-export-fc.tar.gz"))")
         #expect(jsonLines(gzip.stdout).first?["digest"] as? String == "sha256:1b50c734050aa2f384d7c28b9daa58b4d0221baf43642fdc905ef6c70d752c2a")
     }
+
+    /// A bucket of snapshots mirrored into a cocoon root and back out: one snapshot per
+    /// repository, every name checked before anything is written.
+    @Test func syncCarriesEverySnapshotOfABucketIntoARootAndBack() throws {
+        let scratch = try Scratch()
+        let bucket = scratch.path("bucket")
+        for (name, seed) in [("web", "5"), ("db", "6")] {
+            let export = scratch.path("\(name).tar")
+            #expect(try run("python3", [Paths.genCocoon, "export", export, "--name", name, "--seed", seed]).status == 0)
+            #expect(try ferry("copy", "--progress", "none", "cocoon-archive:\(export)", "epoch:\(bucket)#\(name):latest").status == 0)
+        }
+        let root = scratch.path("root")
+        let sync = try ferry("sync", "--progress", "none", "epoch:\(bucket)", "cocoon:\(root)")
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(try ferry("ls", "cocoon:\(root)").stdout == "db\nweb\n")
+        #expect(try dataDir(root, "web") != nil && dataDir(root, "db") != nil)
+        // Again: both names are taken now, so nothing is written and the root is as it was.
+        let before = snapshot(root)
+        let again = try ferry("sync", "--progress", "none", "epoch:\(bucket)", "cocoon:\(root)")
+        #expect(again.status == 1 && again.stderr.contains("already in use"), "\(again.stderr)")
+        #expect(snapshot(root) == before)
+        // And back out: a root syncs into a fresh bucket, one repository per snapshot.
+        let mirror = scratch.path("mirror")
+        #expect(try ferry("sync", "--progress", "none", "--created", "0", "cocoon:\(root)", "epoch:\(mirror)").status == 0)
+        #expect(try ferry("ls", "epoch:\(mirror)").stdout == "db\nweb\n")
+        #expect(try ferry("verify", "epoch:\(mirror)").status == 0)
+    }
 }
