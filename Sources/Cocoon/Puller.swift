@@ -36,8 +36,8 @@ public actor Puller {
                 try await CopyEngine(options: options, events: events).copy(
                     from: CopyEndpoint(source, repository: name), .tag(tag), to: CopyEndpoint(destination, repository: local), tag: nil)
             } catch let error as StorageError where error.code == .nameInvalid {
-                // Another process pulled it meanwhile.
-                if let id = try Self.present(local, in: root) { return id }
+                // Another process has pulled it, or is pulling it: wait for its record to complete.
+                if let id = try await Self.awaitOther(local, in: root) { return id }
                 throw error
             }
             guard let id = try Self.present(local, in: root) else {
@@ -82,6 +82,20 @@ public actor Puller {
     }
 
     private func present(_ local: String) throws -> String? { try Self.present(local, in: root) }
+
+    /// Waits while another process's record for `local` is pending (up to `patience`); the id
+    /// once it is complete, nil if it is gone or never was.
+    private static func awaitOther(_ local: String, in root: CocoonRoot, patience: Duration = .seconds(3600)) async throws -> String? {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: patience)
+        while clock.now < deadline {
+            let index = try root.index()
+            guard let id = index.names[local], let record = index.snapshots[id] else { return nil }
+            if !record.pending { return id }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
 
     /// The id of a complete local snapshot with that name.
     private static func present(_ local: String, in root: CocoonRoot) throws -> String? {

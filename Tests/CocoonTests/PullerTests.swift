@@ -89,3 +89,24 @@ import Testing
         #expect(try CocoonRoot(path: FilePath("\(directory)/root")).index().names == ["a": ids[0], "b": ids[1]])
     }
 }
+
+extension PullerTests {
+    @Test func aPullWaitsForAnotherProcessWritingTheSameName() async throws {
+        try await publish("shared", seed: 7)
+        let root = CocoonRoot(path: FilePath("\(directory)/root"))
+        // Another process (as cocoon's save would) holds a pending record for the name.
+        var config = SnapshotConfig()
+        config.id = "OTHERPROCESSOTHERPROCESSAA"
+        config.name = "shared"
+        try root.update {
+            $0.snapshots[config.id] = SnapshotRecord(config: config, createdAt: "2026-11-23T00:00:00Z", pending: true, dataDir: "/elsewhere")
+            $0.names["shared"] = config.id
+        }
+        let puller = Puller(root: FilePath("\(directory)/root"), source: LayoutStore(directory: layout, refNameStyle: .full))
+        async let pulled = puller.ensure("shared")
+        try await Task.sleep(for: .milliseconds(600))
+        try root.update { $0.snapshots[config.id]?.pending = false }
+        #expect(try await pulled == config.id)
+        #expect(try root.index().snapshots.count == 1)
+    }
+}

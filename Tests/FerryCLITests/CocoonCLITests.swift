@@ -289,4 +289,29 @@ import Testing
         #expect(try ferry("ls", "epoch:\(mirror)").stdout == "db\nweb\n")
         #expect(try ferry("verify", "epoch:\(mirror)").status == 0)
     }
+
+    /// While the files are written, the snapshot is a pending record (so cocoon's garbage
+    /// collector and readers leave it alone) whose data directory exists; then it is complete.
+    @Test func theRecordIsPendingWhileTheFilesAreWritten() throws {
+        let scratch = try Scratch()
+        let export = scratch.path("big.tar.gz")
+        #expect(try run("python3", [Paths.genCocoon, "export", export, "--gzip", "--name", "big", "--disk-data", "\(256 << 20)", "--disk-size", "\(1 << 30)"]).status == 0)
+        let root = scratch.path("root")
+        let copy = try Child(Paths.ferry, ["copy", "--progress", "none", "cocoon-archive:\(export)", "cocoon:\(root)#big"])
+        var sawPending = false
+        while copy.isRunning, !sawPending {
+            if let data = FileManager.default.contents(atPath: "\(root)/snapshot/db/snapshots.json"),
+               let index = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let record = (index["snapshots"] as? [String: [String: Any]])?.values.first, record["pending"] as? Bool == true {
+                sawPending = FileManager.default.fileExists(atPath: record["data_dir"] as! String)
+                // Cocoon does not resolve a pending snapshot, nor does Ferry.
+                #expect(try ferry("inspect", "cocoon:\(root)#big").status == 1)
+            }
+            usleep(10_000)
+        }
+        #expect(copy.wait().status == 0)
+        #expect(sawPending)
+        let record = ((try index(root)["snapshots"] as! [String: [String: Any]]).values.first)!
+        #expect(record["pending"] == nil && record["name"] as? String == "big")
+    }
 }
