@@ -69,13 +69,17 @@ public final class PaxTarReader: @unchecked Sendable {
         try skipData()
         var records: [String: String] = [:]
         var longName: String?
+        var pendingMetadata = false
         while true {
             guard try fill(512) else {
-                if available == 0 { return nil }
+                if available == 0 && !pendingMetadata { return nil }
                 throw StorageError(.unknown, "\(path): not a tar archive, or truncated (\(consumed + Int64(available)) bytes)")
             }
             let header = Array(buffer[start..<start + 512])
-            if header.allSatisfy({ $0 == 0 }) { return nil }
+            if header.allSatisfy({ $0 == 0 }) {
+                guard !pendingMetadata else { throw StorageError(.unknown, "\(path): an extended header at byte \(consumed) has no entry after it") }
+                return nil
+            }
             try verifyChecksum(header)
             let size = try number(header, 124, 12, "size")
             guard size >= 0, size < 1 << 62 else { throw StorageError(.unknown, "\(path): entry size \(size) is impossible") }
@@ -85,6 +89,7 @@ public final class PaxTarReader: @unchecked Sendable {
             case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
                 guard size <= Self.recordLimit else { throw StorageError(.unknown, "\(path): a \(Character(UnicodeScalar(typeflag))) header of \(size) bytes is too large") }
                 let data = try readWhole(Int(size))
+                pendingMetadata = typeflag != UInt8(ascii: "g")
                 if typeflag == UInt8(ascii: "x") {
                     records.merge(try parseRecords(data)) { _, new in new }
                 } else if typeflag == UInt8(ascii: "L") {
@@ -97,7 +102,7 @@ public final class PaxTarReader: @unchecked Sendable {
                 break
             }
             var name = string(header, 0, 100)
-            if header[257..<262].elementsEqual("ustar".utf8) {
+            if header[257..<263].elementsEqual("ustar\0".utf8) {
                 let prefix = string(header, 345, 155)
                 if !prefix.isEmpty { name = prefix + "/" + name }
             }
@@ -110,7 +115,7 @@ public final class PaxTarReader: @unchecked Sendable {
             }
             var mtime = try number(header, 136, 12, "mtime")
             if let paxTime = records["mtime"], let seconds = Int64(paxTime.split(separator: ".").first ?? "") { mtime = seconds }
-            let hasData = typeflag != UInt8(ascii: "1") && typeflag != UInt8(ascii: "2") && typeflag != UInt8(ascii: "5")
+            let hasData = !Array("123456".utf8).contains(typeflag)
             remaining = hasData ? entrySize : 0
             padding = (512 - remaining % 512) % 512
             return PaxTarEntry(
@@ -121,7 +126,7 @@ public final class PaxTarReader: @unchecked Sendable {
 
     /// Up to `count` bytes of the current entry's data; empty at its end.
     public func read(upTo count: Int) throws -> [UInt8] {
-        guard remaining > 0 else { return [] }
+        guard remaining > 0, count > 0 else { return [] }
         guard try fill(1) else { throw StorageError(.unknown, "\(path): truncated entry data") }
         let n = Int(min(Int64(min(count, available)), remaining))
         let chunk = Array(buffer[start..<start + n])
@@ -203,10 +208,14 @@ public final class PaxTarReader: @unchecked Sendable {
     private func number(_ header: [UInt8], _ offset: Int, _ length: Int, _ what: String) throws -> Int64 {
         let field = header[offset..<offset + length]
         if let first = field.first, first & 0x80 != 0 {
-            guard first == 0x80, field.dropFirst().prefix(length - 9).allSatisfy({ $0 == 0 }) else {
-                throw StorageError(.unknown, "\(path): tar header \(what) in base-256 is out of range")
+            let outOfRange = StorageError(.unknown, "\(path): tar header \(what) in base-256 is out of range")
+            guard first == 0x80 else { throw outOfRange }
+            var value: Int64 = 0
+            for byte in field.dropFirst() {
+                guard value < 1 << 55 else { throw outOfRange }
+                value = value << 8 | Int64(byte)
             }
-            return field.suffix(8).reduce(Int64(0)) { ($0 << 8) | Int64($1) } & Int64.max
+            return value
         }
         var value: Int64 = 0
         var started = false
@@ -232,8 +241,10 @@ public final class PaxTarReader: @unchecked Sendable {
         var index = 0
         while index < data.count {
             if data[index] == 0 { break }
-            guard let space = data[index...].firstIndex(of: 0x20), let length = Int(String(decoding: data[index..<space], as: UTF8.self)),
-                  length > space - index + 1, index + length <= data.count, data[index + length - 1] == 0x0A,
+            guard let space = data[index...].firstIndex(of: 0x20), (1...7).contains(space - index),
+                  data[index..<space].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                  let length = Int(String(decoding: data[index..<space], as: UTF8.self)),
+                  length > space - index + 1, length <= data.count - index, data[index + length - 1] == 0x0A,
                   let equals = data[(space + 1)..<(index + length)].firstIndex(of: UInt8(ascii: "="))
             else { throw StorageError(.unknown, "\(path): malformed PAX record at byte \(index) of its header") }
             let key = String(decoding: data[(space + 1)..<equals], as: UTF8.self)

@@ -16,6 +16,7 @@ public final class PaxTarWriter: @unchecked Sendable {
     private var pending: [UInt8] = []
     private var remaining: Int64 = 0
     private var padding = 0
+    private var finished = false
 
     static let flushSize = 1 << 20
 
@@ -45,26 +46,39 @@ public final class PaxTarWriter: @unchecked Sendable {
         }
     }
 
-    deinit { if let compressor { archive_write_free(compressor) } }
+    deinit {
+        guard let compressor else { return }
+        // Freeing an open writer would close it, flushing gzip bytes into a descriptor that the
+        // caller may have closed and reused by now; an unfinished archive is abandoned instead.
+        if !finished { archive_write_fail(compressor) }
+        archive_write_free(compressor)
+    }
 
     /// Starts a regular file of `size` bytes, preceded by a PAX header when records are given, the
-    /// name is longer than 100 bytes, or the size needs more than 11 octal digits.
+    /// name is longer than 100 bytes, or the size or mtime needs more than 11 octal digits.
     public func beginFile(path: String, size: Int64, mode: UInt32, modificationTime: Int64 = 0, records: [(key: String, value: String)] = []) throws {
         guard remaining == 0 else { throw StorageError(.unknown, "\(name): the previous entry is \(remaining) bytes short") }
+        guard !finished else { throw StorageError(.unknown, "\(name): \(path) comes after the end of the archive") }
+        guard size >= 0 else { throw StorageError(.unknown, "\(name): \(path) has a negative size (\(size))") }
+        if let bad = records.first(where: { $0.key.isEmpty || $0.key.utf8.contains { $0 == UInt8(ascii: "=") || $0 == 0 || $0 == 0x0A } }) {
+            throw StorageError(.unknown, "\(name): \(path): \"\(bad.key)\" cannot be a PAX record key")
+        }
         var all = records
         let longName = path.utf8.count > 100
         if longName { all.insert(("path", path), at: 0) }
         let bigSize = size >= 0o777_7777_7777
         if bigSize { all.insert(("size", String(size)), at: 0) }
+        let octalTime = 0...0o777_7777_7777 ~= modificationTime
+        if !octalTime { all.insert(("mtime", String(modificationTime)), at: 0) }
         if !all.isEmpty {
             let body = all.reduce(into: [UInt8]()) { $0 += Self.record($1.key, $1.value) }
             let base = path.split(separator: "/").last.map(String.init) ?? path
             let headerName = "PaxHeaders.0/" + String(decoding: Array(base.utf8).prefix(80), as: UTF8.self)
-            try emit(Self.header(name: headerName, size: Int64(body.count), mode: 0o644, mtime: modificationTime, type: "x"))
+            try emit(Self.header(name: headerName, size: Int64(body.count), mode: 0o644, mtime: octalTime ? modificationTime : 0, type: "x"))
             try emit(body + [UInt8](repeating: 0, count: (512 - body.count % 512) % 512))
         }
         let shortName = longName ? String(decoding: Array(path.utf8).prefix(100), as: UTF8.self) : path
-        try emit(Self.header(name: shortName, size: bigSize ? 0 : size, mode: mode, mtime: modificationTime, type: "0"))
+        try emit(Self.header(name: shortName, size: bigSize ? 0 : size, mode: mode, mtime: octalTime ? modificationTime : 0, type: "0"))
         remaining = size
         padding = Int((512 - size % 512) % 512)
         if size == 0 { padding = 0 }
@@ -84,9 +98,11 @@ public final class PaxTarWriter: @unchecked Sendable {
     /// Ends the archive (two zero blocks) and flushes everything; the descriptor stays open.
     public func finish() throws {
         guard remaining == 0 else { throw StorageError(.unknown, "\(name): the last entry is \(remaining) bytes short") }
+        guard !finished else { return }
         try emit([UInt8](repeating: 0, count: 1024))
         try flush()
         if let compressor, archive_write_close(compressor) != ARCHIVE_OK { throw failure("cannot finish") }
+        finished = true
     }
 
     // MARK: output

@@ -48,7 +48,14 @@ public final class TarWriter: @unchecked Sendable {
         guard archive_write_open_fd(archive, fd) == ARCHIVE_OK else { throw failure("cannot start the archive") }
     }
 
-    deinit { archive_write_free(archive) }
+    private var finished = false
+
+    /// Freeing an unfinished writer would flush its buffered tail into the descriptor, which the
+    /// caller may have closed and reused by now; an unfinished archive is abandoned instead.
+    deinit {
+        if !finished { archive_write_fail(archive) }
+        archive_write_free(archive)
+    }
 
     /// Starts a regular file entry of `size` bytes; its data follows through `write(_:)`.
     public func beginFile(path: String, size: Int64, mode: UInt32 = 0o644) throws {
@@ -82,6 +89,7 @@ public final class TarWriter: @unchecked Sendable {
 
     /// Writes the end-of-archive blocks and flushes the compressor. The descriptor stays open.
     public func finish() throws {
+        finished = true
         guard archive_write_close(archive) == ARCHIVE_OK else { throw failure("cannot finish the archive") }
     }
 
