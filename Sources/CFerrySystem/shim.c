@@ -37,3 +37,59 @@ int64_t ferry_seek_hole(int fd, int64_t offset) {
 int ferry_set_mmap_threshold(int bytes) {
     return mallopt(M_MMAP_THRESHOLD, bytes);
 }
+
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <string.h>
+#include <stdlib.h>
+
+static int force_walk = 0;
+
+void ferry_set_beneath_walk(int force) { force_walk = force; }
+
+/* The fallback: every component but the last opened as a directory with O_NOFOLLOW, the last
+   with the caller's flags and O_NOFOLLOW. `..`, `.`, empty components and absolute paths are
+   refused before anything is opened. */
+static int open_by_walk(int dirfd, const char *path, int flags, unsigned int mode) {
+    size_t length = strlen(path);
+    if (length == 0 || path[0] == '/' || length >= 4096) { errno = EINVAL; return -1; }
+    char copy[4096];
+    memcpy(copy, path, length + 1);
+    for (char *part = copy, *end; part; part = end) {
+        end = strchr(part, '/');
+        if (end) *end = 0;
+        if (*part == 0 || strcmp(part, ".") == 0 || strcmp(part, "..") == 0) { errno = EXDEV; return -1; }
+        if (end) { *end = '/'; end++; }
+    }
+    int current = dirfd;
+    char *part = copy;
+    for (;;) {
+        char *slash = strchr(part, '/');
+        if (!slash) break;
+        *slash = 0;
+        int next = openat(current, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int saved = errno;
+        if (current != dirfd) close(current);
+        if (next < 0) { errno = saved; return -1; }
+        current = next;
+        part = slash + 1;
+    }
+    int fd = openat(current, part, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    int saved = errno;
+    if (current != dirfd) close(current);
+    errno = saved;
+    return fd;
+}
+
+int ferry_open_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
+    if (!force_walk) {
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = (unsigned long long)(flags | O_CLOEXEC);
+        how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+        if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return (int)fd;
+    }
+    return open_by_walk(dirfd, path, flags, mode);
+}

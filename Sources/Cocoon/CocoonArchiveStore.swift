@@ -134,10 +134,9 @@ public final class CocoonArchiveStore: WholeArtifactStore, SequentialSource {
         guard plan.roots.count == 1, let root = plan.roots.first else {
             throw StorageError(.unsupported, "\(displayName): an export holds one snapshot; copy one artifact at a time (this copy has \(plan.roots.count))")
         }
-        let writer = try CocoonArchiveWriter(path: path, name: root.repository, displayName: displayName, modificationTime: options.created ?? Date())
+        let writer = try await CocoonArchiveWriter(path: path, name: root.repository, displayName: displayName, modificationTime: options.created ?? Date())
         let newSink = SnapshotSink(
-            displayName: displayName,
-            spoolDirectory: path.removingLastComponent().appending(".ferry-spool-\(CocoonRoot.newID())"), materializer: writer)
+            displayName: displayName, spool: Spool(in: writer.destination.directory, name: ".ferry-spool-\(CocoonRoot.newID())"), materializer: writer)
         do {
             try newSink.willCopy(root.manifest)
         } catch {
@@ -160,25 +159,43 @@ public final class CocoonArchiveStore: WholeArtifactStore, SequentialSource {
     public func abort() async { await sink.abort() }
 }
 
-/// Writes the export tarball into a temporary file beside the destination.
+/// Writes the export tarball into a temporary file beside the destination, holding the
+/// destination's lock until it is renamed into place or dropped.
 final class CocoonArchiveWriter: SnapshotMaterializer {
-    private let path: FilePath
+    let destination: FileDestination
     private let name: String
     private let displayName: String
     private let modificationTime: Int64
     private let temp: TempFile
     private let tar: PaxTarWriter
 
-    init(path: FilePath, name: String, displayName: String, modificationTime: Date) throws {
-        self.path = path
+    init(path: FilePath, name: String, displayName: String, modificationTime: Date) async throws {
+        let compression: TarWriter.Compression
+        do {
+            compression = try TarWriter.Compression(forFileName: path.lastComponent?.string ?? "")
+        } catch let error as StorageError {
+            throw StorageError(error.code, "\(displayName): \(error.message.drop { $0 != " " }.dropFirst())")
+        }
         self.name = name
         self.displayName = displayName
         self.modificationTime = Int64(modificationTime.timeIntervalSince1970.rounded(.down))
-        temp = try TempFile(beside: path, lockRoot: nil)
+        let (destination, temp) = try await BlockingIO.run { () -> (FileDestination, TempFile) in
+            let destination = try FileDestination(path: path, displayName: displayName)
+            try destination.lock()
+            do {
+                return (destination, try destination.makeTemporary())
+            } catch {
+                destination.unlock()
+                throw error
+            }
+        }
+        self.destination = destination
+        self.temp = temp
         do {
-            tar = try PaxTarWriter(fd: temp.rawDescriptor, compression: TarWriter.Compression(forFileName: path.string), name: displayName)
+            tar = try PaxTarWriter(fd: temp.rawDescriptor, compression: compression, name: displayName)
         } catch {
             temp.discard()
+            destination.unlock()
             throw error
         }
     }
@@ -187,7 +204,7 @@ final class CocoonArchiveWriter: SnapshotMaterializer {
         var config = parts.config
         config.name = name
         let envelope = SnapshotEnvelope.encode(config)
-        try tar.beginFile(path: "snapshot.json", size: Int64(envelope.count), mode: 0o644, modificationTime: modificationTime)
+        try tar.beginFile(path: SnapshotArtifact.envelopeName, size: Int64(envelope.count), mode: 0o644, modificationTime: modificationTime)
         try tar.write(envelope)
     }
 
@@ -196,7 +213,7 @@ final class CocoonArchiveWriter: SnapshotMaterializer {
         if let map = file.sparseMap {
             records = [("COCOON.sparse.map", map.jsonText), ("COCOON.sparse.size", String(map.logicalSize))]
         }
-        try tar.beginFile(path: file.name, size: file.storedSize, mode: file.mode, modificationTime: modificationTime, records: records)
+        try tar.beginFile(path: file.name, size: file.storedSize, mode: file.mode & 0o777, modificationTime: modificationTime, records: records)
         let tar = self.tar
         for try await chunk in stream {
             try await BlockingIO.run { try tar.write(chunk) }
@@ -204,15 +221,16 @@ final class CocoonArchiveWriter: SnapshotMaterializer {
     }
 
     func finish() async throws {
-        let tar = self.tar
-        let temp = self.temp
-        let path = self.path
+        let (tar, temp, destination) = (self.tar, self.temp, self.destination)
+        defer { destination.unlock() }
         try await BlockingIO.run {
             try tar.finish()
-            try temp.commit(to: path)
-            try FileSystem.syncDirectory(path.removingLastComponent())
+            try destination.commit(temp)
         }
     }
 
-    func discard() async { temp.discard() }
+    func discard() async {
+        temp.discard()
+        destination.unlock()
+    }
 }

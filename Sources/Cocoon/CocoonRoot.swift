@@ -1,5 +1,6 @@
 import FerryCore
 import Foundation
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -8,9 +9,12 @@ import SystemPackage
 
 /// A cocoon root directory (FORMATS.md §5): the snapshot index `snapshot/db/snapshots.json`,
 /// guarded by `flock` on `snapshot/db/snapshots.lock` exactly as cocoon guards it, and the data
-/// directories `snapshot/localfile/<id>/`.
-public struct CocoonRoot: Sendable {
+/// directories `snapshot/localfile/<id>/`. Every path is reached through the root's
+/// `ContainedDirectory`: a symlink planted in the root is never followed, and an id becomes a
+/// path only once it has cocoon's form.
+public final class CocoonRoot: Sendable {
     public let path: FilePath
+    private let opened = Mutex<ContainedDirectory?>(nil)
 
     public init(path: FilePath) { self.path = path }
 
@@ -19,11 +23,64 @@ public struct CocoonRoot: Sendable {
         FilePath(environment["COCOON_ROOT_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/lib/cocoon")
     }
 
-    var database: FilePath { path.appending("snapshot/db") }
-    var indexFile: FilePath { database.appending("snapshots.json") }
-    var lockFile: FilePath { database.appending("snapshots.lock") }
+    static let database = "snapshot/db"
+    static let indexName = "snapshot/db/snapshots.json"
+    static let lockName = "snapshot/db/snapshots.lock"
+    static let dataRootName = "snapshot/localfile"
+
     /// Where the data directories live.
-    public var dataRoot: FilePath { path.appending("snapshot/localfile") }
+    public var dataRoot: FilePath { path.appending(Self.dataRootName) }
+
+    /// The root directory, opened (and made, with its parents' consent) once.
+    func directory() throws -> ContainedDirectory {
+        if let done = opened.withLock({ $0 }) { return done }
+        let made: ContainedDirectory
+        do {
+            made = try ContainedDirectory(opening: path, create: true)
+        } catch let error as StorageError {
+            throw StorageError(error.code, "cocoon:\(path): cannot open the root: \(error.message)")
+        }
+        return opened.withLock { current in
+            if let current { return current }
+            current = made
+            return made
+        }
+    }
+
+    /// Whether `id` has the form of a cocoon id: 26 characters of A–Z and 2–7 (since v0.3.6), or
+    /// 16 lowercase hex characters (before). Only such an id is ever used as a path.
+    public static func isValidID(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        if bytes.count == 26 { return bytes.allSatisfy { (0x41...0x5A).contains($0) || (0x32...0x37).contains($0) } }
+        if bytes.count == 16 { return bytes.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) } }
+        return false
+    }
+
+    /// The data directory of a record, opened inside the root: `snapshot/localfile/<id>`. A
+    /// record whose id has not cocoon's form, or whose `data_dir` names another directory, is
+    /// refused rather than read.
+    func dataDirectory(id: String, record: SnapshotRecord, what: String) throws -> ContainedDirectory {
+        guard Self.isValidID(id) else {
+            throw StorageError(.nameInvalid, "\(what): snapshot id '\(id)' is not a cocoon id; refusing to use it as a path")
+        }
+        let directory: ContainedDirectory
+        do {
+            directory = try self.directory().subdirectory("\(Self.dataRootName)/\(id)")
+        } catch let error as StorageError {
+            throw StorageError(.nameUnknown, "\(what): cannot read the data directory: \(error.message)")
+        }
+        if !record.dataDir.isEmpty {
+            // cocoon records the absolute path; it must be this very directory.
+            var expected = stat()
+            var recorded = stat()
+            guard fstat(directory.descriptor, &expected) == 0, stat(record.dataDir, &recorded) == 0,
+                expected.st_dev == recorded.st_dev, expected.st_ino == recorded.st_ino
+            else {
+                throw StorageError(.nameInvalid, "\(what): data_dir \(record.dataDir) is not \(Self.dataRootName)/\(id) of the root; refusing to read outside it")
+            }
+        }
+        return directory
+    }
 
     /// The index as it is now, read under the lock.
     public func index() throws -> SnapshotIndex {
@@ -39,7 +96,7 @@ public struct CocoonRoot: Sendable {
             let before = index
             let result = try body(&index)
             if index != before {
-                try FileSystem.writeAtomically(index.encoded(), to: indexFile)
+                try directory().writeAtomically(index.encoded(), to: Self.indexName)
             }
             return result
         }
@@ -73,24 +130,30 @@ public struct CocoonRoot: Sendable {
     }
 
     private func locked<T>(_ body: () throws -> T) throws -> T {
+        let directory = try directory()
         do {
-            try FileManager.default.createDirectory(atPath: database.string, withIntermediateDirectories: true)
-        } catch {
-            throw StorageError(.unknown, "cocoon:\(path): cannot create \(database): \(error.localizedDescription)")
+            _ = try directory.subdirectory(Self.database, create: true)
+        } catch let error as StorageError {
+            throw StorageError(error.code, "cocoon:\(path): cannot create \(Self.database): \(error.message)")
         }
-        let fd = open(lockFile.string, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StorageError(.unknown, "cocoon:\(path): cannot open \(lockFile): \(Errno(rawValue: errno))") }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw StorageError(.unknown, "cocoon:\(path): cannot lock \(lockFile): \(Errno(rawValue: errno))") }
+        let fd: FileDescriptor
+        do {
+            fd = try directory.open(Self.lockName, O_RDONLY | O_CREAT | O_NONBLOCK, mode: 0o644)
+        } catch let error as StorageError {
+            throw StorageError(error.code, "cocoon:\(path): cannot open the lock: \(error.message)")
+        }
+        defer { try? fd.close() }
+        while flock(fd.rawValue, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StorageError(.unknown, "cocoon:\(path): cannot lock \(Self.lockName): \(Errno(rawValue: errno))") }
         }
         return try body()
     }
 
     private func readIndex() throws -> SnapshotIndex {
-        guard FileSystem.exists(indexFile) else { return SnapshotIndex() }
-        let bytes = try FileSystem.readFile(indexFile, limit: 256 << 20)
-        return try SnapshotIndex(bytes: bytes, what: "cocoon:\(path): \(indexFile)")
+        let directory = try directory()
+        guard directory.exists(Self.indexName) else { return SnapshotIndex() }
+        let bytes = try directory.readFile(Self.indexName, limit: 256 << 20)
+        return try SnapshotIndex(bytes: bytes, what: "cocoon:\(path): \(Self.indexName)")
     }
 }
 

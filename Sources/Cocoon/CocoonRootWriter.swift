@@ -16,7 +16,7 @@ final class CocoonRootWriter: SnapshotMaterializer {
     private let root: CocoonRoot
     private let name: String
     private let displayName: String
-    private let created = Mutex<(id: String, dataDir: FilePath)?>(nil)
+    private let created = Mutex<(id: String, dataDir: ContainedDirectory)?>(nil)
 
     init(root: CocoonRoot, name: String, displayName: String) {
         self.root = root
@@ -28,24 +28,25 @@ final class CocoonRootWriter: SnapshotMaterializer {
         let root = self.root
         let name = self.name
         let displayName = self.displayName
-        let reserved = try await BlockingIO.run { () -> (String, FilePath) in
-            try root.update { index -> (String, FilePath) in
+        let reserved = try await BlockingIO.run { () -> (String, ContainedDirectory) in
+            let directory = try root.directory()
+            return try root.update { index -> (String, ContainedDirectory) in
                 if let owner = index.names[name] {
                     throw StorageError(.nameInvalid, "\(displayName): the name is already in use by snapshot \(owner)")
                 }
                 var id = CocoonRoot.newID()
-                while index.snapshots[id] != nil { id = CocoonRoot.newID() }
-                let dataDir = root.dataRoot.appending(id)
+                while index.snapshots[id] != nil || directory.exists("\(CocoonRoot.dataRootName)/\(id)") { id = CocoonRoot.newID() }
+                let dataDir: ContainedDirectory
                 do {
-                    try FileManager.default.createDirectory(atPath: dataDir.string, withIntermediateDirectories: true)
-                } catch {
-                    throw StorageError(.unknown, "\(displayName): cannot create \(dataDir): \(error.localizedDescription)")
+                    dataDir = try directory.subdirectory("\(CocoonRoot.dataRootName)/\(id)", create: true)
+                } catch let error as StorageError {
+                    throw StorageError(error.code, "\(displayName): cannot create the data directory: \(error.message)")
                 }
                 var config = parts.config
                 config.id = id
                 config.name = name
                 index.snapshots[id] = SnapshotRecord(
-                    config: config, createdAt: GoJSON.timestamp(Date()), pending: true, dataDir: dataDir.string)
+                    config: config, createdAt: GoJSON.timestamp(Date()), pending: true, dataDir: dataDir.path.string)
                 index.names[name] = id
                 return (id, dataDir)
             }
@@ -53,21 +54,26 @@ final class CocoonRootWriter: SnapshotMaterializer {
         created.withLock { $0 = reserved }
     }
 
+    /// Writes one file; the umask applies to its mode, as with cocoon's own import, and its mode
+    /// holds permission bits only (`SnapshotFile`).
     func write(_ file: SnapshotFile, from stream: ByteStream) async throws {
         guard let (_, dataDir) = created.withLock({ $0 }) else { throw StorageError(.unknown, "\(displayName): no snapshot reserved") }
-        let path = dataDir.appending(file.name)
-        let fd = open(path.string, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StorageError(.unknown, "\(displayName): cannot create \(path): \(Errno(rawValue: errno))") }
-        defer { close(fd) }
-        let writer = SparseFileWriter(fd: fd, logicalSize: file.size, map: file.sparseMap)
+        let fd: FileDescriptor
+        do {
+            fd = try dataDir.open(file.name, O_WRONLY | O_CREAT | O_EXCL, mode: mode_t(file.mode & 0o777))
+        } catch let error as StorageError {
+            throw StorageError(error.code, "\(displayName): cannot create \(file.name): \(error.message)")
+        }
+        defer { try? fd.close() }
+        let writer = SparseFileWriter(fd: fd.rawValue, logicalSize: file.size, map: file.sparseMap)
         let displayName = self.displayName
         for try await chunk in stream {
             try await BlockingIO.run { try writer.write(chunk) }
         }
         try await BlockingIO.run {
             try writer.finish()
-            guard fchmod(fd, mode_t(file.mode)) == 0, fsync(fd) == 0 else {
-                throw StorageError(.unknown, "\(displayName): \(path): \(Errno(rawValue: errno))")
+            guard fsync(fd.rawValue) == 0 else {
+                throw StorageError(.unknown, "\(displayName): \(dataDir.path(of: file.name)): \(Errno(rawValue: errno))")
             }
         }
     }
@@ -77,7 +83,7 @@ final class CocoonRootWriter: SnapshotMaterializer {
         let root = self.root
         let displayName = self.displayName
         try await BlockingIO.run {
-            try FileSystem.syncDirectory(dataDir)
+            try dataDir.sync()
             try root.update { index in
                 guard index.snapshots[id] != nil else {
                     throw StorageError(.unknown, "\(displayName): the pending record \(id) disappeared while it was written")
@@ -88,11 +94,11 @@ final class CocoonRootWriter: SnapshotMaterializer {
     }
 
     func discard() async {
-        guard let (id, dataDir) = created.withLock({ $0 }) else { return }
+        guard let (id, _) = created.withLock({ $0 }) else { return }
         let root = self.root
         let name = self.name
         _ = try? await BlockingIO.run {
-            try? FileManager.default.removeItem(atPath: dataDir.string)
+            try? root.directory().removeTree("\(CocoonRoot.dataRootName)/\(id)")
             try root.update { index in
                 index.snapshots[id] = nil
                 if index.names[name] == id { index.names[name] = nil }

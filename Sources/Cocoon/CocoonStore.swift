@@ -34,9 +34,9 @@ public final class CocoonStore: WholeArtifactStore {
     // MARK: reading
 
     /// The artifact of the snapshot `reference` names (id, name or id prefix), made on first use.
-    func view(_ reference: String) async throws -> (view: SnapshotView, dataDir: FilePath) {
+    func view(_ reference: String) async throws -> (view: SnapshotView, dataDir: ContainedDirectory) {
         let (id, record) = try root.resolve(reference)
-        let dataDir = FilePath(record.dataDir.isEmpty ? root.dataRoot.appending(id).string : record.dataDir)
+        let dataDir = try root.dataDirectory(id: id, record: record, what: "\(displayName)#\(reference)")
         if let cached = views.withLock({ $0[id] }) { return (cached, dataDir) }
         let files = try await SnapshotDirectory.files(in: dataDir, what: "\(displayName)#\(reference)")
         let view = try SnapshotView(config: record.config, files: files, options: options)
@@ -108,7 +108,7 @@ public final class CocoonStore: WholeArtifactStore {
             let name = planned.repository
             let writer = CocoonRootWriter(root: root, name: name, displayName: "\(displayName)#\(name)")
             let sink = SnapshotSink(
-                displayName: "\(displayName)#\(name)", spoolDirectory: root.path.appending("snapshot/.ferry-spool-\(CocoonRoot.newID())"),
+                displayName: "\(displayName)#\(name)", spool: Spool(in: try root.directory().subdirectory("snapshot"), name: ".ferry-spool-\(CocoonRoot.newID())"),
                 materializer: writer)
             try sink.willCopy(planned.manifest)
             sinks[name] = sink
@@ -132,23 +132,26 @@ public final class CocoonStore: WholeArtifactStore {
 /// The regular files of a snapshot's data directory, as cocoon exports them.
 enum SnapshotDirectory {
     /// Every regular file, sorted by name (Go's `os.ReadDir`), hashed two at a time: a sparse file
-    /// costs its data, not its length.
-    static func files(in directory: FilePath, what: String) async throws -> [(file: SnapshotFile, digest: Digest)] {
+    /// costs its data, not its length. Symlinks and other types are skipped, as cocoon skips them.
+    static func files(in directory: ContainedDirectory, what: String) async throws -> [(file: SnapshotFile, digest: Digest)] {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.string)
+            names = try directory.entries()
         } catch {
-            throw StorageError(.nameUnknown, "\(what): cannot read the data directory \(directory)")
+            throw StorageError(.nameUnknown, "\(what): cannot read the data directory \(directory.path)")
         }
         var found: [SnapshotFile] = []
         for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            guard ArchiveName.isPlainFileName(name), let status = directory.status(name), status.isRegularFile,
+                let (fd, size) = try? directory.openForReading(name)
+            else { continue }
             var info = stat()
-            guard lstat(directory.appending(name).string, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-            let size = Int64(info.st_size)
+            fstat(fd.rawValue, &info)
             var file = SnapshotFile(name: name, mode: UInt32(info.st_mode & 0o7777), size: size)
-            if size > 0, let map = try? SparseMap.scan(directory.appending(name)), map.dataSize < size {
+            if size > 0, let map = try? SparseMap.scan(fd, path: directory.path(of: name)), map.dataSize < size {
                 file.sparseMap = map
             }
+            try? fd.close()
             found.append(file)
         }
         let files = found
@@ -170,9 +173,10 @@ enum SnapshotDirectory {
     }
 
     /// What a layer holds: a sparse file's data segments, or the whole file.
-    static func storedBytes(of file: SnapshotFile, in directory: FilePath) throws -> ByteStream {
-        let path = directory.appending(file.name)
-        if let map = file.sparseMap { return try ByteStream.sparseData(at: path, map: map) }
-        return try ByteStream.file(at: path, offset: 0, length: file.size)
+    static func storedBytes(of file: SnapshotFile, in directory: ContainedDirectory) throws -> ByteStream {
+        let (fd, _) = try directory.openForReading(file.name)
+        let path = directory.path(of: file.name)
+        if let map = file.sparseMap { return ByteStream.sparseData(fd, path: path, map: map) }
+        return try ByteStream.file(fd, path: path, offset: 0, length: file.size)
     }
 }

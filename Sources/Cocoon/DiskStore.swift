@@ -19,11 +19,28 @@ public final class DiskStore: WholeArtifactStore {
     public let displayName: String
     let options: SnapshotArtifactOptions
     private let cached = Mutex<DiskView?>(nil)
-    private let writing = Mutex<(delivery: OrderedDelivery, temp: TempFile, writer: SparseFileWriter, root: Manifest)?>(nil)
+    /// Whether a block device at the path may be written in place (`--overwrite-device`).
+    public let overwritesDevice: Bool
+    private let writing = Mutex<Writing?>(nil)
 
-    public init(file: String, options: SnapshotArtifactOptions = SnapshotArtifactOptions()) {
+    /// A copy into the disk: where the bytes go, and in which order they are taken.
+    private struct Writing: Sendable {
+        var delivery: OrderedDelivery
+        var target: Target
+        var writer: SparseFileWriter
+        var root: Manifest
+    }
+
+    /// A temporary file renamed over the destination, or a block device written in place.
+    private enum Target: Sendable {
+        case file(FileDestination, TempFile)
+        case device(FileDescriptor)
+    }
+
+    public init(file: String, options: SnapshotArtifactOptions = SnapshotArtifactOptions(), overwritesDevice: Bool = false) {
         path = FileSystem.absolute(file)
         self.options = options
+        self.overwritesDevice = overwritesDevice
         displayName = "disk:\(file)"
     }
 
@@ -147,17 +164,48 @@ public final class DiskStore: WholeArtifactStore {
                 return x == y ? a.offset < b.offset : x.lexicographicallyPrecedes(y)
             }.map(\.element)
         guard !disks.isEmpty else { throw StorageError(.manifestInvalid, "\(displayName): \(root.digest) has no disk layers") }
-        let temp = try TempFile(beside: path, lockRoot: nil)
-        let writer = SparseFileWriter(fd: temp.rawDescriptor, logicalSize: disks.reduce(0) { $0 + $1.size }, map: nil)
+        let logicalSize = try Arithmetic.sum(disks.map(\.size), what: "\(displayName): the disk layers of \(root.digest)")
+        let (path, displayName, overwritesDevice) = (self.path, self.displayName, self.overwritesDevice)
+        let (target, spoolIn) = try await BlockingIO.run { () -> (Target, ContainedDirectory) in
+            var info = stat()
+            if stat(path.string, &info) == 0, info.st_mode & S_IFMT == S_IFBLK {
+                guard overwritesDevice else {
+                    throw StorageError(.nameInvalid, "\(displayName): is a block device; pass --overwrite-device to write the disk onto it")
+                }
+                let fd = Glibc.open(path.string, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw StorageError(.unknown, "\(displayName): cannot open the device: \(Errno(rawValue: errno))") }
+                let device = FileDescriptor(rawValue: fd)
+                let capacity = lseek(fd, 0, SEEK_END)
+                guard capacity >= 0, Int64(capacity) >= logicalSize else {
+                    try? device.close()
+                    throw StorageError(.sizeInvalid, "\(displayName): the device holds \(capacity) bytes, the disk needs \(logicalSize)")
+                }
+                let parent = path.removingLastComponent()
+                return (.device(device), try ContainedDirectory(opening: parent.isEmpty ? "." : parent))
+            }
+            let destination = try FileDestination(path: path, displayName: displayName)
+            try destination.lock()
+            do {
+                return (.file(destination, try destination.makeTemporary()), destination.directory)
+            } catch {
+                destination.unlock()
+                throw error
+            }
+        }
+        let writer: SparseFileWriter
+        switch target {
+        case .file(_, let temp): writer = SparseFileWriter(fd: temp.rawDescriptor, logicalSize: logicalSize, map: nil)
+        case .device(let fd): writer = SparseFileWriter(fd: fd.rawValue, logicalSize: logicalSize, map: nil, inPlace: true)
+        }
         let delivery = OrderedDelivery(
-            sequence: disks, displayName: displayName, spoolDirectory: path.removingLastComponent().appending(".ferry-spool-\(CocoonRoot.newID())")
+            sequence: disks, displayName: displayName, spool: Spool(in: spoolIn, name: ".ferry-spool-\(CocoonRoot.newID())")
         ) { _, stream in
             for try await chunk in stream { try await BlockingIO.run { try writer.write(chunk) } }
         }
-        writing.withLock { $0 = (delivery, temp, writer, root) }
+        writing.withLock { $0 = Writing(delivery: delivery, target: target, writer: writer, root: root) }
     }
 
-    private func active() throws -> (delivery: OrderedDelivery, temp: TempFile, writer: SparseFileWriter, root: Manifest) {
+    private func active() throws -> Writing {
         guard let state = writing.withLock({ $0 }) else { throw StorageError(.unsupported, "\(displayName): nothing is being written") }
         return state
     }
@@ -174,18 +222,34 @@ public final class DiskStore: WholeArtifactStore {
 
     public func commit() async throws {
         let state = try active()
-        let path = self.path
+        let displayName = self.displayName
         try await BlockingIO.run {
             try state.writer.finish()
-            try state.temp.commit(to: path)
-            try FileSystem.syncDirectory(path.removingLastComponent())
+            switch state.target {
+            case .file(let destination, let temp):
+                defer { destination.unlock() }
+                try destination.commit(temp)
+            case .device(let fd):
+                defer { try? fd.close() }
+                guard fsync(fd.rawValue) == 0 else { throw StorageError(.unknown, "\(displayName): fsync: \(Errno(rawValue: errno))") }
+            }
         }
         state.delivery.cleanUp()
+        writing.withLock { $0 = nil }
     }
 
+    /// Drops the temporary file; a device already written in part stays as it is (the user asked
+    /// for it to be overwritten).
     public func abort() async {
         guard let state = writing.withLock({ $0 }) else { return }
-        state.temp.discard()
+        switch state.target {
+        case .file(let destination, let temp):
+            temp.discard()
+            destination.unlock()
+        case .device(let fd):
+            try? fd.close()
+        }
         state.delivery.cleanUp()
+        writing.withLock { $0 = nil }
     }
 }

@@ -12,9 +12,11 @@ public struct SnapshotFile: Sendable, Equatable {
     /// Where the data is, for a file stored sparse: the layer then holds only those bytes.
     public var sparseMap: SparseMap?
 
+    /// A file; only the permission bits of `mode` are kept: setuid, setgid and sticky bits
+    /// never travel from content to disk or into an export.
     public init(name: String, mode: UInt32, size: Int64, sparseMap: SparseMap? = nil) {
         self.name = name
-        self.mode = mode
+        self.mode = mode & 0o777
         self.size = size
         self.sparseMap = sparseMap
     }
@@ -141,6 +143,9 @@ public enum SnapshotArtifact {
     }
 
     /// Checks that `manifest` is a snapshot artifact and reads its config blob (§2.6).
+    /// The name of the envelope in an export tarball, which no layer may take.
+    static let envelopeName = "snapshot.json"
+
     public static func parts(of manifest: Manifest, configBytes: [UInt8], what: String) throws -> Parts {
         guard case .image(let image) = manifest.content, manifest.kind == .snapshot else {
             throw StorageError(.manifestInvalid, "\(what): is a \(manifest.kind.rawValue), not a cocoon snapshot")
@@ -174,6 +179,9 @@ public enum SnapshotArtifact {
             guard let title = layer.title, !title.isEmpty else { throw StorageError(.manifestInvalid, "\(what): layer \(layer.digest) has no title") }
             guard ArchiveName.isPlainFileName(title) else {
                 throw StorageError(.manifestInvalid, "\(what): layer title \(title) is not a plain file name")
+            }
+            guard title != SnapshotArtifact.envelopeName else {
+                throw StorageError(.manifestInvalid, "\(what): a layer is titled \(title), the name of the export's own envelope")
             }
             guard seen.insert(title).inserted else { throw StorageError(.manifestInvalid, "\(what): two layers are titled \(title)") }
             let entry = json["files"]?[title]

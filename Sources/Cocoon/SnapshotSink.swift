@@ -27,18 +27,18 @@ protocol SnapshotMaterializer: Sendable {
 /// spool directory, verified, until their turn.
 final class OrderedDelivery: Sendable {
     private let displayName: String
-    private let spoolDirectory: FilePath
+    private let spool: Spool
     /// What is handed over, in order.
     let sequence: [Descriptor]
     private let deliver: @Sendable (Int, ByteStream) async throws -> Void
-    private let state = Mutex<(next: Int, spooled: [Digest: FilePath])>((0, [:]))
+    private let state = Mutex<(next: Int, spooled: [Digest: String])>((0, [:]))
     /// Serializes delivery: blobs may be pushed from several tasks.
     private let turn = AsyncLock()
 
-    init(sequence: [Descriptor], displayName: String, spoolDirectory: FilePath, deliver: @escaping @Sendable (Int, ByteStream) async throws -> Void) {
+    init(sequence: [Descriptor], displayName: String, spool: Spool, deliver: @escaping @Sendable (Int, ByteStream) async throws -> Void) {
         self.sequence = sequence
         self.displayName = displayName
-        self.spoolDirectory = spoolDirectory
+        self.spool = spool
         self.deliver = deliver
     }
 
@@ -76,47 +76,84 @@ final class OrderedDelivery: Sendable {
     }
 
     private func spool(_ descriptor: Descriptor, from stream: ByteStream) async throws {
-        do {
-            try FileManager.default.createDirectory(atPath: spoolDirectory.string, withIntermediateDirectories: true)
-        } catch {
-            throw StorageError(.unknown, "\(displayName): cannot create \(spoolDirectory): \(error.localizedDescription)")
-        }
-        let path = spoolDirectory.appending(descriptor.digest.encoded)
-        let fd = open(path.string, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StorageError(.unknown, "\(displayName): cannot spool to \(path): \(Errno(rawValue: errno))") }
-        defer { close(fd) }
+        let name = descriptor.digest.encoded
+        let fd = try spool.create(name, what: displayName)
+        defer { try? fd.close() }
         for try await chunk in stream {
             try await BlockingIO.run {
-                var offset = 0
-                while offset < chunk.count {
-                    let n = chunk[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                    guard n > 0 else { throw StorageError(.unknown, "\(path): \(Errno(rawValue: errno))") }
-                    offset += n
+                do {
+                    _ = try fd.writeAll(chunk)
+                } catch let errno as Errno {
+                    throw StorageError(.unknown, "\(self.displayName): cannot spool \(name): \(errno)")
                 }
             }
         }
-        state.withLock { $0.spooled[descriptor.digest] = path }
+        state.withLock { $0.spooled[descriptor.digest] = name }
     }
 
     private func drainSpool() async throws {
         while true {
-            let ready = state.withLock { s -> (FilePath, Descriptor, Bool)? in
+            let ready = state.withLock { s -> (String, Descriptor, Bool)? in
                 guard s.next < sequence.count, let path = s.spooled[sequence[s.next].digest] else { return nil }
                 let digest = sequence[s.next].digest
                 return (path, sequence[s.next], sequence[(s.next + 1)...].contains { $0.digest == digest })
             }
-            guard let (path, descriptor, keep) = ready else { return }
-            try await handOver(try ByteStream.file(at: path).verifying(descriptor))
+            guard let (name, descriptor, keep) = ready else { return }
+            try await handOver(try spool.read(name).verifying(descriptor))
             if !keep {
-                unlink(path.string)
+                spool.remove(name)
                 state.withLock { _ = $0.spooled.removeValue(forKey: descriptor.digest) }
             }
         }
     }
 
     /// Removes the spool.
-    func cleanUp() {
-        try? FileManager.default.removeItem(atPath: spoolDirectory.string)
+    func cleanUp() { spool.removeAll() }
+}
+
+/// A directory of early blobs (`.ferry-spool-<id>`) inside a destination's contained directory,
+/// made on first use and removed whole at the end.
+final class Spool: Sendable {
+    private let parent: ContainedDirectory
+    private let name: String
+    private let directory = Mutex<ContainedDirectory?>(nil)
+
+    init(in parent: ContainedDirectory, name: String) {
+        self.parent = parent
+        self.name = name
+    }
+
+    /// Creates the file `file` in the spool, made on first use.
+    func create(_ file: String, what: String) throws -> FileDescriptor {
+        let folder = try directory.withLock { current -> ContainedDirectory in
+            if let current { return current }
+            let made: ContainedDirectory
+            do {
+                made = try parent.subdirectory(name, create: true)
+            } catch let error as StorageError {
+                throw StorageError(error.code, "\(what): cannot make a spool: \(error.message)")
+            }
+            current = made
+            return made
+        }
+        _ = try? folder.removeFile(file)
+        return try folder.open(file, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+    }
+
+    func read(_ file: String) throws -> ByteStream {
+        guard let folder = directory.withLock({ $0 }) else { throw StorageError(.unknown, "\(parent.path(of: name)): no spool") }
+        let (fd, _) = try folder.openForReading(file)
+        return try ByteStream.file(fd, path: folder.path(of: file))
+    }
+
+    func remove(_ file: String) {
+        _ = try? directory.withLock({ $0 })?.removeFile(file)
+    }
+
+    func removeAll() {
+        guard directory.withLock({ $0 }) != nil else { return }
+        try? parent.removeTree(name)
+        directory.withLock { $0 = nil }
     }
 }
 
@@ -124,15 +161,15 @@ final class OrderedDelivery: Sendable {
 /// and hands the materializer the config and then each file in layer order.
 final class SnapshotSink: Sendable {
     private let displayName: String
-    private let spoolDirectory: FilePath
+    private let spool: Spool
     private let materializer: any SnapshotMaterializer
     private let root = Mutex<Manifest?>(nil)
     private let delivery = Mutex<OrderedDelivery?>(nil)
     private let parts = Mutex<SnapshotArtifact.Parts?>(nil)
 
-    init(displayName: String, spoolDirectory: FilePath, materializer: any SnapshotMaterializer) {
+    init(displayName: String, spool: Spool, materializer: any SnapshotMaterializer) {
         self.displayName = displayName
-        self.spoolDirectory = spoolDirectory
+        self.spool = spool
         self.materializer = materializer
     }
 
@@ -142,7 +179,7 @@ final class SnapshotSink: Sendable {
             throw StorageError(.unsupported, "\(displayName): \(manifest.digest) is a \(manifest.kind.rawValue), not a cocoon snapshot")
         }
         root.withLock { $0 = manifest }
-        let ordered = OrderedDelivery(sequence: [image.config] + image.layers, displayName: displayName, spoolDirectory: spoolDirectory) {
+        let ordered = OrderedDelivery(sequence: [image.config] + image.layers, displayName: displayName, spool: spool) {
             [weak self] index, stream in
             try await self?.deliver(index, stream)
         }

@@ -1,5 +1,6 @@
 import FerryCore
 import Foundation
+import OCI
 
 /// epoch's `catalog.json`: repository → tag → manifest object key (without the prefix).
 struct Catalog: Sendable, Equatable {
@@ -24,7 +25,12 @@ struct Catalog: Sendable, Equatable {
             var repositories: [String: Repo]?
             var updatedAt: String?
         }
-        let document = try JSONDecoder().decode(Document.self, from: Data(bytes))
+        let document: Document
+        do {
+            document = try JSONDecoder().decode(Document.self, from: Data(bytes))
+        } catch {
+            throw ValidationError("catalog.json", ValidationError.reason(error))
+        }
         repositories = (document.repositories ?? [:]).mapValues { Repository(tags: $0.tags ?? [:], updatedAt: $0.updatedAt ?? "") }
         updatedAt = document.updatedAt ?? ""
     }

@@ -1,5 +1,6 @@
 import FerryCore
 import Foundation
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -7,37 +8,71 @@ import SystemPackage
 #endif
 
 /// Objects as files under a root directory: the key is the relative path, so `aws s3 sync`
-/// between the directory and a bucket gives the same tree. Every put goes through a locked
-/// temporary file beside its final place (fsync, then rename); `update` holds a lock on the root.
-public struct DirectoryObjectStore: ObjectStore {
+/// between the directory and a bucket gives the same tree. Every path is resolved through the
+/// bucket's `ContainedDirectory`, so a symlink planted in the bucket is never followed. Every
+/// put goes through a locked temporary file beside its final place (fsync, then rename);
+/// `update` and `exclusive` hold a lock on the root.
+public final class DirectoryObjectStore: ObjectStore {
     public let root: FilePath
     public let displayName: String
+    private let opened = Mutex<ContainedDirectory?>(nil)
+
+    /// Whether the running task already holds the bucket's lock (through `exclusive`), so that
+    /// `update` inside it does not wait for itself.
+    @TaskLocal static var holdsLock = false
 
     public init(root: String) {
         self.root = FilePath(root)
         displayName = "epoch:\(root)"
     }
 
-    /// The path of a key, refusing keys that would leave the root.
-    func path(_ key: String) throws -> FilePath {
-        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-        guard !key.isEmpty, !key.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+    public var supportsLocking: Bool { true }
+
+    /// The bucket directory, opened once; with `create`, made when it is missing.
+    func directory(create: Bool = false) throws -> ContainedDirectory {
+        if let done = opened.withLock({ $0 }) { return done }
+        if !FileSystem.exists(root) {
+            guard create else { throw StorageError(.nameUnknown, "\(displayName): no such bucket directory") }
+            let parent = root.removingLastComponent()
+            guard parent.isEmpty || FileSystem.isDirectory(parent) else {
+                throw StorageError(.nameUnknown, "\(displayName): cannot create the bucket directory: \(parent) does not exist")
+            }
+        }
+        guard !FileSystem.exists(root) || FileSystem.isDirectory(root) else {
+            throw StorageError(.nameInvalid, "\(displayName): exists and is not a directory")
+        }
+        let made: ContainedDirectory
+        do {
+            made = try ContainedDirectory(opening: root, create: create)
+        } catch let error as StorageError {
+            throw StorageError(error.code, "\(displayName): cannot open the bucket directory: \(error.message)")
+        }
+        return opened.withLock { current in
+            if let current { return current }
+            current = made
+            return made
+        }
+    }
+
+    /// The key checked as a path inside the bucket.
+    func checked(_ key: String) throws -> String {
+        do {
+            _ = try ContainedDirectory.components(of: key)
+        } catch {
             throw StorageError(.nameInvalid, "\(displayName): '\(key)' is not a valid object key")
         }
-        return root.appending(key)
+        return key
     }
 
     public func put(_ key: String, from stream: ByteStream, size: Int64) async throws {
-        let final = try path(key)
-        let root = self.root
-        let displayName = self.displayName
-        let temp = try await BlockingIO.run { () -> TempFile in
-            guard FileSystem.isDirectory(root) || (try? FileSystem.makeDirectory(root)) != nil else {
-                throw StorageError(.nameUnknown, "\(displayName): cannot create the bucket directory")
-            }
-            try FileManager.default.createDirectory(atPath: final.removingLastComponent().string, withIntermediateDirectories: true)
-            return try TempFile(beside: final, lockRoot: root)
+        let key = try checked(key)
+        let (directory, folder, name) = try await BlockingIO.run { () -> (ContainedDirectory, ContainedDirectory, String) in
+            let directory = try self.directory(create: true)
+            let (folder, name) = try directory.parent(of: key, create: true)
+            try folder.checkReplaceable(name)
+            return (directory, folder, name)
         }
+        let temp = try await BlockingIO.run { try TempFile(in: folder, lockRoot: directory) }
         do {
             var count: Int64 = 0
             for try await chunk in stream {
@@ -47,8 +82,8 @@ public struct DirectoryObjectStore: ObjectStore {
             }
             guard count == size else { throw StorageError(.sizeInvalid, "\(displayName): \(key): \(count) bytes, not \(size)") }
             try await BlockingIO.run {
-                try temp.commit(to: final)
-                try FileSystem.syncDirectory(final.removingLastComponent())
+                try temp.commit(to: name)
+                try folder.sync()
             }
         } catch {
             temp.discard()
@@ -57,64 +92,114 @@ public struct DirectoryObjectStore: ObjectStore {
     }
 
     public func get(_ key: String, range: Range<Int64>?) async throws -> ByteStream {
-        let file = try path(key)
-        guard let size = FileSystem.regularFileSize(file) else {
+        let key = try checked(key)
+        let directory = try directory()
+        guard directory.regularFileSize(key) != nil else {
             throw StorageError(.blobUnknown, "\(displayName): no object \(key)")
         }
-        guard let range else { return try ByteStream.file(at: file) }
+        let (fd, size) = try directory.openForReading(key)
+        guard let range else { return try ByteStream.file(fd, path: directory.path(of: key)) }
         guard range.lowerBound >= 0, range.upperBound <= size else {
+            try? fd.close()
             throw StorageError(.blobUnknown, "\(displayName): \(key): range \(range) is outside its \(size) bytes")
         }
-        return try ByteStream.file(at: file, offset: range.lowerBound, length: Int64(range.count))
+        return try ByteStream.file(fd, path: directory.path(of: key), offset: range.lowerBound, length: Int64(range.count))
     }
 
     public func head(_ key: String) async throws -> ObjectInfo? {
-        let file = try path(key)
-        return FileSystem.regularFileSize(file).map { ObjectInfo(key: key, size: $0, modified: FileSystem.modificationDate(file) ?? Date()) }
+        let key = try checked(key)
+        guard FileSystem.exists(root) else { return nil }
+        guard let status = try directory().status(key), status.isRegularFile else { return nil }
+        return ObjectInfo(key: key, size: status.size, modified: status.modified)
     }
 
     public func touch(_ key: String) async throws {
-        FileSystem.touch(try path(key))
+        try directory().touch(try checked(key))
     }
 
     public func list(prefix: String) async throws -> [ObjectInfo] {
-        let root = self.root
+        guard FileSystem.exists(root) else { return [] }
+        let directory = try directory()
         return try await BlockingIO.run {
             // Start from the deepest directory the prefix names, then filter by the whole prefix.
             let directoryPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
-            let start = directoryPart.isEmpty ? root : root.appending(directoryPart)
-            guard FileSystem.isDirectory(start), let walker = FileManager.default.enumerator(atPath: start.string) else { return [] }
+            let start: ContainedDirectory
+            if directoryPart.isEmpty {
+                start = directory
+            } else {
+                guard (try? ContainedDirectory.components(of: directoryPart)) != nil, directory.status(directoryPart)?.isDirectory == true,
+                    let opened = try? directory.subdirectory(directoryPart)
+                else { return [] }
+                start = opened
+            }
             var found: [ObjectInfo] = []
-            while let relative = walker.nextObject() as? String {
-                let key = directoryPart.isEmpty ? relative : "\(directoryPart)/\(relative)"
-                guard key.hasPrefix(prefix), !key.split(separator: "/").contains(where: { TempFile.isTemporaryName(String($0)) }),
-                    let size = FileSystem.regularFileSize(root.appending(key))
-                else { continue }
-                found.append(ObjectInfo(key: key, size: size, modified: FileSystem.modificationDate(root.appending(key)) ?? Date()))
+            // A walk by descriptors: a symlink met on the way is neither followed nor listed.
+            var pending: [(ContainedDirectory, String)] = [(start, directoryPart)]
+            while let (folder, base) = pending.popLast() {
+                for name in try folder.entries() where !TempFile.isTemporaryName(name) {
+                    let key = base.isEmpty ? name : "\(base)/\(name)"
+                    guard key.hasPrefix(prefix) || prefix.hasPrefix(key + "/"), let status = folder.status(name) else { continue }
+                    if status.isDirectory {
+                        pending.append((try folder.subdirectory(name), key))
+                    } else if status.isRegularFile, key.hasPrefix(prefix) {
+                        found.append(ObjectInfo(key: key, size: status.size, modified: status.modified))
+                    }
+                }
             }
             return found.sorted { $0.key < $1.key }
         }
     }
 
     public func delete(_ key: String) async throws {
-        let file = try path(key)
-        guard unlink(file.string) == 0 || errno == ENOENT else {
-            throw StorageError(.unknown, "\(displayName): cannot delete \(key): \(Errno(rawValue: errno))")
+        let key = try checked(key)
+        guard FileSystem.exists(root) else { return }
+        do {
+            try directory().removeFile(key)
+        } catch let error as StorageError where error.code == .nameUnknown {
+            return
+        } catch let error as StorageError {
+            throw StorageError(error.code, "\(displayName): cannot delete \(key): \(error.message)")
         }
     }
 
     public func update(_ key: String, _ transform: @escaping @Sendable ([UInt8]?) throws -> [UInt8]?) async throws {
-        let file = try path(key)
-        let root = self.root
+        let key = try checked(key)
+        let locked = Self.holdsLock
         try await BlockingIO.run {
-            if !FileSystem.isDirectory(root) { try FileSystem.makeDirectory(root) }
-            try FileManager.default.createDirectory(atPath: file.removingLastComponent().string, withIntermediateDirectories: true)
-            // The lock is on the bucket directory itself, so no lock object appears in the bucket.
-            try FileSystem.withLock(on: root) {
-                let current = FileSystem.regularFileSize(file) == nil ? nil : try FileSystem.readFile(file, limit: 256 << 20)
+            let directory = try self.directory(create: true)
+            let (folder, name) = try directory.parent(of: key, create: true)
+            func change() throws {
+                let current = folder.exists(name) ? try folder.readFile(name, limit: 256 << 20) : nil
                 guard let next = try transform(current) else { return }
-                try FileSystem.writeAtomically(next, to: file)
+                try folder.writeAtomically(next, to: name)
             }
+            // The lock is on the bucket directory itself, so no lock object appears in the bucket.
+            if locked { try change() } else { try directory.withLock(change) }
+        }
+    }
+
+    public func exclusive<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        let directory = try await BlockingIO.run { try self.directory(create: true) }
+        return try await directory.holdingLock {
+            try await Self.$holdsLock.withValue(true) { try await body() }
+        }
+    }
+
+    /// Removes the temporary files of killed writers anywhere in the bucket.
+    public func sweepTemporaryFiles() async throws {
+        guard FileSystem.exists(root) else { return }
+        let directory = try directory()
+        try await BlockingIO.run {
+            var folders: [ContainedDirectory] = [directory]
+            var index = 0
+            while index < folders.count {
+                let folder = folders[index]
+                index += 1
+                for name in try folder.entries() where folder.status(name)?.isDirectory == true {
+                    folders.append(try folder.subdirectory(name))
+                }
+            }
+            try directory.sweepTemporaryFiles(in: folders)
         }
     }
 }

@@ -9,7 +9,7 @@ extension EpochStore {
         try await objects.delete(prefix + tagKey(tag, in: repository))
         try await objects.update(catalogKey) { current in
             guard let current else { return nil }
-            var catalog = try Catalog(bytes: current)
+            var catalog = try self.parseCatalog(current)
             return catalog.remove(tag: tag, repository: repository) ? catalog.encoded() : nil
         }
     }

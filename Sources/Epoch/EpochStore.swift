@@ -14,6 +14,8 @@ public final class EpochStore: Storage, Inventory {
     /// Manifest bytes read by tag, for buckets whose manifests have no by-digest copy (epoch
     /// before v0.1.6 wrote none).
     let manifestsReadByTag = Mutex<[Digest: [UInt8]]>([:])
+    /// Objects this store created, with their modification time then, for `abort()`.
+    let created = Mutex<[String: Date]>([:])
 
     public init(objects: any ObjectStore, prefix: String = "epoch/") {
         self.objects = objects
@@ -43,10 +45,15 @@ public final class EpochStore: Storage, Inventory {
 
     func readCatalog() async throws -> Catalog {
         guard let bytes = try await objects.read(catalogKey, limit: 256 << 20) else { return Catalog() }
+        return try parseCatalog(bytes)
+    }
+
+    /// Parses the catalog's bytes; a corrupt catalog is an error that names it and says why.
+    func parseCatalog(_ bytes: [UInt8]) throws -> Catalog {
         do {
             return try Catalog(bytes: bytes)
-        } catch {
-            throw StorageError(.manifestInvalid, "\(displayName): catalog.json is corrupt: \(error)")
+        } catch let error as ValidationError {
+            throw StorageError(.manifestInvalid, "\(displayName): \(catalogKey) is corrupt: \(error.problem)")
         }
     }
 

@@ -3,26 +3,94 @@ import Foundation
 import OCI
 
 extension EpochStore {
+    /// Checks, before anything is written, every name the plan writes and the catalog it will
+    /// update: a bad name or a corrupt `catalog.json` fails the copy before its first blob.
+    public func willCopy(_ plan: CopyPlan) async throws {
+        for push in plan.manifests { try validate(push.destinationRepository) }
+        for root in plan.roots {
+            if let tag = root.tag, !Names.isValidTag(tag) {
+                throw StorageError(.nameInvalid, "\(displayName): '\(tag)' is not a valid tag")
+            }
+        }
+        if plan.roots.contains(where: { $0.tag != nil }) { _ = try await readCatalog() }
+    }
+
     /// A blob that exists is skipped (epoch's HEAD first); otherwise it is verified while it
     /// streams, and the object appears only once digest and size match.
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
         if try await blobExists(descriptor.digest, in: repository) { return }
-        try await objects.put(blobKey(descriptor.digest), from: stream.verifying(descriptor), size: descriptor.size)
+        let key = blobKey(descriptor.digest)
+        try await objects.put(key, from: stream.verifying(descriptor), size: descriptor.size)
+        try await remember(key)
     }
 
-    /// By tag: the by-digest copy first, then the tag object, then the catalog. By digest (no
-    /// tag): the by-digest copy only, as epoch does for the children of an index.
+    /// Under the store's lock (the one `abort()` and `ferry gc` take), and only when everything
+    /// the manifest names is present: by tag, the by-digest copy first, then the tag object,
+    /// then the catalog. By digest (no tag): the by-digest copy only, as epoch does for the
+    /// children of an index.
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
         try validate(repository)
-        try await objects.write(digestKey(manifest.digest, in: repository), manifest.bytes)
-        guard case .root(let tag?) = target else { return }
-        guard Names.isValidTag(tag) else { throw StorageError(.nameInvalid, "\(displayName): '\(tag)' is not a valid tag") }
-        let key = tagKey(tag, in: repository)
-        try await objects.write(prefix + key, manifest.bytes)
-        try await objects.update(catalogKey) { current in
-            var catalog = try current.map { try Catalog(bytes: $0) } ?? Catalog()
-            catalog.add(tag: tag, key: key, repository: repository)
-            return catalog.encoded()
+        let tag: String? = if case .root(let given?) = target { given } else { nil }
+        if let tag, !Names.isValidTag(tag) { throw StorageError(.nameInvalid, "\(displayName): '\(tag)' is not a valid tag") }
+        try await objects.exclusive {
+            for blob in manifest.blobs where try await !self.blobExists(blob.digest, in: repository) {
+                throw StorageError(.manifestBlobUnknown, "\(self.displayName): manifest \(manifest.digest) names blob \(blob.digest), which is not in the bucket")
+            }
+            for child in manifest.manifests where try await !self.manifestExists(child.digest, in: repository) {
+                throw StorageError(.manifestBlobUnknown, "\(self.displayName): index \(manifest.digest) names manifest \(child.digest), which is not in \(repository)")
+            }
+            let digestKey = self.digestKey(manifest.digest, in: repository)
+            let existed = try await self.objects.head(digestKey) != nil
+            try await self.objects.write(digestKey, manifest.bytes)
+            if !existed { try await self.remember(digestKey) }
+            guard let tag else { return }
+            let key = self.tagKey(tag, in: repository)
+            try await self.objects.write(self.prefix + key, manifest.bytes)
+            try await self.objects.update(self.catalogKey) { current in
+                var catalog = try current.map { try self.parseCatalog($0) } ?? Catalog()
+                catalog.add(tag: tag, key: key, repository: repository)
+                return catalog.encoded()
+            }
         }
+    }
+
+    /// Records an object this store created, with its time then, for `abort()`.
+    private func remember(_ key: String) async throws {
+        guard objects.supportsLocking, let info = try await objects.head(key) else { return }
+        created.withLock { $0[key] = info.modified }
+    }
+
+    /// After a failed copy, on a store with a lock (a directory bucket): removes, under the lock,
+    /// the blobs and by-digest copies this store created that no tag reaches and that nobody has
+    /// marked in use since. On S3, which has neither a lock nor refreshable times, nothing is
+    /// removed: what a failed copy left is unreachable and goes with `ferry gc`.
+    public func abort() async {
+        let written = created.withLock { $0 }
+        guard objects.supportsLocking, !written.isEmpty else { return }
+        _ = try? await objects.exclusive {
+            let reachable = try await self.reachableDigests()
+            for (key, stamp) in written.sorted(by: { $0.key < $1.key }) {
+                guard let digest = self.digest(ofKey: key), !reachable.contains(digest),
+                    let info = try await self.objects.head(key), info.modified == stamp
+                else { continue }
+                try await self.objects.delete(key)
+            }
+        }
+        created.withLock { $0 = [:] }
+    }
+
+    /// The digest a blob key or by-digest manifest key stands for.
+    func digest(ofKey key: String) -> Digest? {
+        guard key.hasPrefix(prefix) else { return nil }
+        let relative = key.dropFirst(prefix.count)
+        if relative.hasPrefix("blobs/") {
+            let parts = relative.dropFirst("blobs/".count).split(separator: "/")
+            guard parts.count == 2, let algorithm = Digest.Algorithm(rawValue: String(parts[0])) else { return nil }
+            return try? Digest(algorithm: algorithm, encoded: String(parts[1]))
+        }
+        guard let marker = relative.range(of: "/_digests/", options: .backwards), relative.hasSuffix(".json") else { return nil }
+        let name = relative[marker.upperBound...].dropLast(5)
+        guard let dash = name.firstIndex(of: "-"), let algorithm = Digest.Algorithm(rawValue: String(name[..<dash])) else { return nil }
+        return try? Digest(algorithm: algorithm, encoded: String(name[name.index(after: dash)...]))
     }
 }

@@ -43,9 +43,21 @@ public protocol ObjectStore: Sendable {
     /// same: `transform` gets the current bytes (nil when absent) and returns the new bytes, or
     /// nil to leave the object as it is.
     func update(_ key: String, _ transform: @escaping @Sendable ([UInt8]?) throws -> [UInt8]?) async throws
+
+    /// Whether the store has a lock that other processes honour and object times that `touch`
+    /// refreshes: only then may a failed copy remove what it wrote, since only then can it tell
+    /// what another copy relies on.
+    var supportsLocking: Bool { get }
+
+    /// Runs `body` holding the store's lock (the one `update` takes), excluding other writers;
+    /// `update` inside `body` does not wait for it. A store without such a lock just runs `body`.
+    func exclusive<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
 }
 
 extension ObjectStore {
+    public var supportsLocking: Bool { false }
+    public func exclusive<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T { try await body() }
+
     /// Whether an object exists.
     public func exists(_ key: String) async throws -> Bool { try await head(key) != nil }
 

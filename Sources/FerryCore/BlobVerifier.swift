@@ -23,19 +23,6 @@ public struct BlobVerifier {
         chunk.withUnsafeBytes { hasher.update($0) }
     }
 
-    /// Counts and hashes one chunk while `write` stores it on a thread that may block: hashing
-    /// and writing overlap. Whatever `write` stored is discarded by the caller if the blob fails.
-    public mutating func update(_ chunk: [UInt8], writingWith write: @escaping @Sendable ([UInt8]) throws -> Void) async throws {
-        async let written: Void = BlockingIO.run { try write(chunk) }
-        do {
-            try update(chunk)
-        } catch {
-            try? await written
-            throw error
-        }
-        try await written
-    }
-
     /// Checks the total size and the digest.
     public func finish() throws {
         guard count == expected.size else {
@@ -51,11 +38,15 @@ public struct BlobVerifier {
 extension ByteStream {
     /// The same bytes, checked against `descriptor` as they pass: too many bytes fail at once, and
     /// a wrong total or digest fails in place of the end of the stream, so a consumer that
-    /// commits only at the end (an object store's put) never commits bad bytes.
+    /// commits only at the end (a file renamed into place, an object store's put) never commits
+    /// bad bytes. This is the one place where content is held to its digest: the copy engine
+    /// checks every blob it moves with it, and a destination calls it too, which costs nothing
+    /// when the stream is already checked against the same digest and size.
     public func verifying(_ descriptor: Descriptor) -> ByteStream {
+        if let checked = checkedAgainst, checked.digest == descriptor.digest, checked.size == descriptor.size { return self }
         let state = VerifyingState(descriptor)
         let upstream = IteratorBox(makeAsyncIterator())
-        return ByteStream {
+        var stream = ByteStream {
             guard let chunk = try await upstream.next() else {
                 try state.verifier.finish()
                 return nil
@@ -63,6 +54,8 @@ extension ByteStream {
             try state.verifier.update(chunk)
             return chunk
         }
+        stream.checkedAgainst = (descriptor.digest, descriptor.size)
+        return stream
     }
 }
 

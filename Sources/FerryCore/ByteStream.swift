@@ -1,3 +1,5 @@
+import OCI
+
 /// A single-pass stream of byte chunks: how every blob and manifest body travels between
 /// backends. Nothing holds a whole blob in memory; each chunk is at most `chunkSize` bytes.
 public struct ByteStream: AsyncSequence, Sendable {
@@ -7,6 +9,10 @@ public struct ByteStream: AsyncSequence, Sendable {
     public static let chunkSize = 1 << 20
 
     private let produce: @Sendable () async throws -> [UInt8]?
+
+    /// The digest and size this stream is already checked against (`verifying(_:)`), carried
+    /// through wrappers that pass the bytes unchanged, so that the check runs once.
+    public internal(set) var checkedAgainst: (digest: Digest, size: Int64)?
 
     /// A stream whose chunks come from successive calls of `next`, until it returns nil.
     public init(_ next: @escaping @Sendable () async throws -> [UInt8]?) {
@@ -38,11 +44,13 @@ public struct ByteStream: AsyncSequence, Sendable {
     /// A stream that calls `observe` with each chunk before passing it on.
     public func observing(_ observe: @escaping @Sendable ([UInt8]) -> Void) -> ByteStream {
         let upstream = produce
-        return ByteStream {
+        var stream = ByteStream {
             let chunk = try await upstream()
             if let chunk { observe(chunk) }
             return chunk
         }
+        stream.checkedAgainst = checkedAgainst
+        return stream
     }
 
     /// A stream that reads one chunk ahead on its own task, so that reading the next chunk
@@ -50,12 +58,14 @@ public struct ByteStream: AsyncSequence, Sendable {
     public func prefetching() -> ByteStream {
         let upstream = produce
         let ahead = ReadAhead()
-        return ByteStream {
+        var stream = ByteStream {
             let pending = ahead.task ?? Task { try await upstream() }
             let chunk = try await pending.value
             ahead.task = chunk == nil ? nil : Task { try await upstream() }
             return chunk
         }
+        stream.checkedAgainst = checkedAgainst
+        return stream
     }
 
     /// Reads the whole stream, failing with `SIZE_INVALID` once it passes `limit` bytes.

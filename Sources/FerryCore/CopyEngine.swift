@@ -57,9 +57,8 @@ public struct CopyEngine: Sendable {
         var plan = CopyPlan()
         for request in requests {
             let endpoint = CopyEndpoint(source, repository: request.sourceRepository)
-            let resolved = try await source.resolve(request.selector, in: request.sourceRepository)
-            let root = try await selectPlatform(try await source.fetchManifest(resolved, in: request.sourceRepository), in: endpoint)
-            plan.add(root, graph: try await ArtifactGraph.walk(root, in: endpoint), request: request)
+            let root = try await selectPlatform(try await source.resolveManifest(request.selector, in: request.sourceRepository), in: endpoint)
+            try plan.add(root, graph: try await ArtifactGraph.walk(root, in: endpoint), request: request)
         }
         guard let last = plan.roots.last else { throw StorageError(.nameUnknown, "\(source.displayName): nothing to copy") }
         var result = CopyResult(root: last.manifest.descriptor, kind: last.manifest.kind, tag: last.tag, manifests: plan.manifests.count)
@@ -178,7 +177,7 @@ public struct CopyEngine: Sendable {
         report(.blobStarted(descriptor))
         let counter = ByteCounter()
         let report = self.report
-        let counted = stream.prefetching().observing { chunk in report(.blobProgress(descriptor, bytes: counter.add(chunk.count))) }
+        let counted = stream.verifying(descriptor).prefetching().observing { chunk in report(.blobProgress(descriptor, bytes: counter.add(chunk.count))) }
         do {
             try await destination.pushBlob(descriptor, from: counted, in: blob.destinationRepository)
         } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {

@@ -46,15 +46,18 @@ public struct CopyPlan: Sendable {
     /// Manifests, children before the manifests that name them; roots carry their tags.
     public var manifests: [ManifestPush] = []
 
-    /// The total size of the blobs.
-    public var bytes: Int64 { blobs.reduce(0) { $0 + $1.descriptor.size } }
+    /// The total size of the blobs (checked as they are added: it never overflows).
+    public private(set) var bytes: Int64 = 0
 
-    /// Adds one root and the graph under it.
-    mutating func add(_ root: Manifest, graph: ArtifactGraph, request: CopyRequest) {
+    public init() {}
+
+    /// Adds one root and the graph under it; fails when the sizes it names add up past Int64.
+    mutating func add(_ root: Manifest, graph: ArtifactGraph, request: CopyRequest) throws {
         roots.append(Root(manifest: root, tag: request.tag, repository: request.destinationRepository))
         var knownBlobs = Set(blobs.map { BlobKey(digest: $0.descriptor.digest, repository: $0.destinationRepository) })
         for blob in graph.blobs
         where knownBlobs.insert(BlobKey(digest: blob.digest, repository: request.destinationRepository)).inserted {
+            bytes = try Arithmetic.add(bytes, blob.size, what: "manifest \(root.digest)")
             blobs.append(Blob(descriptor: blob, sourceRepository: request.sourceRepository, destinationRepository: request.destinationRepository))
         }
         for manifest in graph.manifests {

@@ -9,7 +9,18 @@ extension ByteStream {
     /// A stream of a file's bytes from `offset`, `length` bytes long (to the end when nil). It
     /// reads with `pread` in chunks of `ByteStream.chunkSize` and closes the file at the end.
     public static func file(at path: FilePath, offset: Int64 = 0, length: Int64? = nil) throws -> ByteStream {
-        let fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch let errno as Errno {
+            throw StorageError(errno == .noSuchFileOrDirectory ? .nameUnknown : .unknown, "\(path): \(errno)")
+        }
+        return try file(fd, path: path, offset: offset, length: length)
+    }
+
+    /// A stream of the open file `fd` from `offset`, `length` bytes long (to the end when nil);
+    /// the stream owns `fd` and closes it at the end. `path` names the file in messages.
+    public static func file(_ fd: FileDescriptor, path: FilePath, offset: Int64 = 0, length: Int64? = nil) throws -> ByteStream {
         let total: Int64
         if let length {
             total = length

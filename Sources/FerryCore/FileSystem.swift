@@ -5,8 +5,9 @@ import SystemPackage
     import Glibc
 #endif
 
-/// The small set of file-system operations that the directory backends share: locks, durable
-/// renames and listing. Each failure becomes a `StorageError` that names the path.
+/// File-system operations on paths the user named (a location's own path, an archive file);
+/// everything inside a location goes through `ContainedDirectory`. Each failure becomes a
+/// `StorageError` that names the path.
 public enum FileSystem {
     /// Runs `body` holding a `flock(2)` on `path` (a file or a directory), shared or exclusive.
     public static func withLock<T>(on path: FilePath, shared: Bool = false, _ body: () throws -> T) throws -> T {
@@ -18,43 +19,11 @@ public enum FileSystem {
         return try body()
     }
 
-    /// Writes `bytes` to `path` through a locked temporary file beside it, fsync'ed and renamed
-    /// into place; the directory is fsync'ed after the rename. The caller holds the exclusive lock
-    /// of the tree, so no sweep can run meanwhile.
-    public static func writeAtomically(_ bytes: [UInt8], to path: FilePath) throws {
-        let temp = try TempFile(beside: path, lockRoot: nil)
-        do {
-            try temp.write(bytes)
-            try temp.commit(to: path)
-        } catch {
-            temp.discard()
-            throw error
-        }
-        try syncDirectory(path.removingLastComponent())
-    }
-
     /// fsyncs a directory so that renames inside it survive a crash.
     public static func syncDirectory(_ path: FilePath) throws {
         let fd = try open(path, .readOnly)
         defer { try? fd.close() }
         guard fsync(fd.rawValue) == 0 else { throw failure(path, "fsync") }
-    }
-
-    /// Removes temporary files (`.ferry-*.tmp`) in `directories` whose writers have gone: a live
-    /// writer holds a lock on its temporary file, so only orphans can be locked. Runs under an
-    /// exclusive lock on `lockRoot`, which writers hold shared while they create a temporary file.
-    public static func sweepTemporaryFiles(in directories: [FilePath], lockRoot: FilePath) throws {
-        try withLock(on: lockRoot) {
-            for directory in directories {
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.string)) ?? []
-                where TempFile.isTemporaryName(name) {
-                    let path = directory.appending(name)
-                    guard let fd = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) else { continue }
-                    if flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 { unlink(path.string) }
-                    try? fd.close()
-                }
-            }
-        }
     }
 
     /// `path` made absolute against the working directory, so that its directory is never empty
@@ -77,30 +46,10 @@ public enum FileSystem {
         return Int64(info.st_size)
     }
 
-    /// When a file was last modified.
-    public static func modificationDate(_ path: FilePath) -> Date? {
-        var info = stat()
-        guard stat(path.string, &info) == 0 else { return nil }
-        return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
-    }
-
-    /// Sets a file's times to now; failures (a read-only tree) are ignored.
-    public static func touch(_ path: FilePath) {
-        _ = utimensat(AT_FDCWD, path.string, nil, 0)
-    }
-
     /// Whether `path` is a directory.
     public static func isDirectory(_ path: FilePath) -> Bool {
         var info = stat()
         return stat(path.string, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// Creates a directory; returns false when it already existed.
-    @discardableResult
-    public static func makeDirectory(_ path: FilePath) throws -> Bool {
-        if mkdir(path.string, 0o755) == 0 { return true }
-        if errno == EEXIST, isDirectory(path) { return false }
-        throw failure(path, "create directory")
     }
 
     /// Reads a whole small file, failing past `limit` bytes.
@@ -119,12 +68,16 @@ public enum FileSystem {
         }
     }
 
-    /// Opens a file or directory, turning errno into a message that names it.
-    public static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = []) throws -> FileDescriptor {
+    /// Opens a file or directory the user named, turning errno into a message that names the
+    /// location (`displayName`) and the path.
+    public static func open(
+        _ path: FilePath, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [], displayName: String? = nil
+    ) throws -> FileDescriptor {
         do {
             return try FileDescriptor.open(path, mode, options: options.union(.closeOnExec), permissions: [.ownerReadWrite, .groupRead, .otherRead])
         } catch let errno as Errno {
-            throw StorageError(errno == .noSuchFileOrDirectory ? .nameUnknown : .unknown, "\(path): \(errno)")
+            let place = displayName.map { "\($0): " } ?? ""
+            throw StorageError(errno == .noSuchFileOrDirectory ? .nameUnknown : .unknown, "\(place)cannot open \(path): \(errno)")
         }
     }
 

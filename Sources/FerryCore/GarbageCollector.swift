@@ -29,6 +29,13 @@ public protocol Collectable: Inventory {
     func storedItems() async throws -> [StoredItem]
     /// Removes one item.
     func remove(_ item: StoredItem) async throws
+    /// Runs `body` under the lock that writers take to store a manifest and that `abort()`
+    /// takes to remove what a failed copy wrote; places without one just run it.
+    func excludingWriters<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
+}
+
+extension Collectable {
+    public func excludingWriters<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T { try await body() }
 }
 
 /// What a collection found (and removed, unless it was a dry run).
@@ -53,7 +60,7 @@ public struct GarbageCollector: Sendable {
 
     public func collect(_ store: any Collectable, dryRun: Bool, now: Date = Date()) async throws -> CollectionReport {
         let items = try await store.storedItems()
-        var reachable = try await reachableDigests(store)
+        let reachable = try await store.reachableDigests()
         var report = CollectionReport()
         for item in items where !reachable.contains(item.digest) {
             if now.timeIntervalSince(item.modified) < grace {
@@ -63,25 +70,33 @@ public struct GarbageCollector: Sendable {
             }
         }
         guard !dryRun, !report.garbage.isEmpty else { return report }
-        reachable = try await reachableDigests(store)
-        report.garbage.removeAll { reachable.contains($0.digest) }
-        // Manifests first: a blob goes only after whatever named it.
-        for item in report.garbage.sorted(by: { ($0.kind == .blob ? 1 : 0) < ($1.kind == .blob ? 1 : 0) }) {
-            try await store.remove(item)
+        let candidates = report.garbage
+        // The second walk and the removal exclude writers: a manifest tagged meanwhile is seen.
+        report.garbage = try await store.excludingWriters {
+            let reachable = try await store.reachableDigests()
+            let garbage = candidates.filter { !reachable.contains($0.digest) }
+            // Manifests first: a blob goes only after whatever named it.
+            for item in garbage.sorted(by: { ($0.kind == .blob ? 1 : 0) < ($1.kind == .blob ? 1 : 0) }) {
+                try await store.remove(item)
+            }
+            return garbage
         }
         return report
     }
+}
 
-    /// Every digest the roots reach: manifests, children, configs, layers.
-    private func reachableDigests(_ store: any Collectable) async throws -> Set<Digest> {
+extension Inventory {
+    /// Every digest the roots reach: manifests, children, configs, layers. Fails, naming the
+    /// root, when any manifest under a root cannot be read whole: then nothing may be removed.
+    public func reachableDigests() async throws -> Set<Digest> {
         var reached = Set<Digest>()
-        for root in try await store.roots() {
+        for root in try await roots() {
             let graph: ArtifactGraph
             do {
-                let endpoint = CopyEndpoint(store, repository: root.repository)
-                graph = try await ArtifactGraph.walk(try await store.fetchManifest(root.descriptor, in: root.repository), in: endpoint)
+                let endpoint = CopyEndpoint(self, repository: root.repository)
+                graph = try await ArtifactGraph.walk(try await fetchManifest(root.descriptor, in: root.repository), in: endpoint)
             } catch {
-                throw StorageError(.manifestInvalid, "\(store.displayName): nothing removed: \(root.name) cannot be read whole (\(error))")
+                throw StorageError(.manifestInvalid, "\(displayName): nothing removed: \(root.name) cannot be read whole (\(error))")
             }
             reached.formUnion(graph.manifests.map(\.digest))
             reached.formUnion(graph.blobs.map(\.digest))

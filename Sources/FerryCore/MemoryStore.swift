@@ -46,13 +46,8 @@ public actor MemoryStore: Storage, Inventory {
     public func manifestExists(_ digest: Digest, in repository: String) -> Bool { manifestTypes[digest] != nil }
 
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
-        var verifier = BlobVerifier(expecting: descriptor)
         var bytes = [UInt8]()
-        for try await chunk in stream {
-            try verifier.update(chunk)
-            bytes += chunk
-        }
-        try verifier.finish()
+        for try await chunk in stream.verifying(descriptor) { bytes += chunk }
         blobs[descriptor.digest] = bytes
     }
 

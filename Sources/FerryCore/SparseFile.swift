@@ -114,8 +114,12 @@ extension ByteStream {
     /// The data segments of a sparse file packed one after another in map order (the body of a
     /// sparse entry), read with `pread` in chunks of up to `chunkSize`; holes cost nothing.
     public static func sparseData(at path: FilePath, map: SparseMap) throws -> ByteStream {
-        let fd = try FileSystem.open(path, .readOnly)
-        return regions(map.segments, of: fd, path: path, shortIsError: true)
+        sparseData(try FileSystem.open(path, .readOnly), path: path, map: map)
+    }
+
+    /// The same from a file already open; the stream owns `fd`.
+    public static func sparseData(_ fd: FileDescriptor, path: FilePath, map: SparseMap) -> ByteStream {
+        regions(map.segments, of: fd, path: path, shortIsError: true)
     }
 }
 

@@ -22,13 +22,18 @@ public final class SparseFileWriter: @unchecked Sendable {
     /// Without a map: the start of the last, incomplete block (its offset is `bytesWritten - partial.count`).
     private var partial: [UInt8] = []
 
+    /// Whether the target is a device written in place: zeros are written as they are (a hole
+    /// would keep the device's old bytes) and the length is the device's own.
+    private let inPlace: Bool
+
     /// Bytes taken from the stream so far (some may still wait in a partial block), for progress.
     public private(set) var bytesWritten: Int64 = 0
 
     /// A writer to `fd`, which the caller owns and which should be an empty file: skipped bytes
     /// are left as they are. `logicalSize` is the final length; `map` says where packed data goes.
-    public init(fd: Int32, logicalSize: Int64, map: SparseMap?) {
+    public init(fd: Int32, logicalSize: Int64, map: SparseMap?, inPlace: Bool = false) {
         self.fd = fd
+        self.inPlace = inPlace
         self.logicalSize = logicalSize
         segments = map?.segments
         expected = map?.dataSize ?? logicalSize
@@ -57,7 +62,7 @@ public final class SparseFileWriter: @unchecked Sendable {
             try partial.withUnsafeBytes { try writeSkippingZeros($0, at: offset) }
             partial.removeAll()
         }
-        guard ftruncate(fd, off_t(logicalSize)) == 0 else {
+        guard inPlace || ftruncate(fd, off_t(logicalSize)) == 0 else {
             throw StorageError(.unknown, "sparse file: cannot set the length to \(logicalSize): \(Errno(rawValue: errno))")
         }
     }
@@ -109,6 +114,7 @@ public final class SparseFileWriter: @unchecked Sendable {
     /// Writes `bytes`, which start at a block boundary `offset`, with one `pwrite` per run of
     /// blocks that are not all zero; the zero blocks stay holes.
     private func writeSkippingZeros(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        if inPlace { return try writeAll(bytes, at: offset) }
         var runStart: Int?
         var block = 0
         while block < bytes.count {

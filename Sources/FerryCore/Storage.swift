@@ -79,15 +79,26 @@ extension Storage {
         guard descriptor.size <= Int64(Manifest.maximumSize) else {
             throw StorageError(.manifestInvalid, "manifest \(descriptor.digest): \(descriptor.size) bytes is over the \(Manifest.maximumSize >> 20) MiB limit")
         }
-        let bytes = try await fetch(descriptor, in: repository).collect(upTo: Int(descriptor.size), what: "manifest \(descriptor.digest)")
-        var verifier = BlobVerifier(expecting: descriptor)
-        try verifier.update(bytes)
-        try verifier.finish()
+        let bytes = try await fetch(descriptor, in: repository).verifying(descriptor)
+            .collect(upTo: Int(descriptor.size), what: "manifest \(descriptor.digest)")
         do {
             return try Manifest(bytes: bytes, declaredType: descriptor.mediaType, digestAlgorithm: descriptor.digest.algorithm)
         } catch let error as ValidationError {
             throw StorageError(.manifestInvalid, error.description)
         }
+    }
+}
+
+extension Storage {
+    /// Resolves `selector` and fetches the manifest, holding the place to its promise: the
+    /// manifest found for a digest must be that digest, and its bytes must hash to it. Every
+    /// reader of a reference (copy, inspect, verify) goes through this one check.
+    public func resolveManifest(_ selector: ManifestSelector?, in repository: String) async throws -> Manifest {
+        let descriptor = try await resolve(selector, in: repository)
+        if case .digest(let wanted) = selector, descriptor.digest != wanted {
+            throw StorageError(.digestInvalid, "\(displayName): asked for \(wanted), the place answered with \(descriptor.digest)")
+        }
+        return try await fetchManifest(descriptor, in: repository)
     }
 }
 

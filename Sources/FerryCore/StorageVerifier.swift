@@ -95,10 +95,8 @@ public struct StorageVerifier: Sendable {
         let outcomes = Outcomes()
         do {
             try await source.streamBlobs(blobs.map(\.descriptor), in: "") { descriptor, stream in
-                var verifier = BlobVerifier(expecting: descriptor)
                 do {
-                    for try await chunk in stream { try verifier.update(chunk) }
-                    try verifier.finish()
+                    for try await _ in stream.verifying(descriptor) {}
                     outcomes.add(descriptor.size, nil)
                 } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {
                     let problem = error.message.replacingPrefix("\(descriptor.digest): ", with: "")
@@ -119,11 +117,7 @@ public struct StorageVerifier: Sendable {
         guard try await storage.blobExists(descriptor.digest, in: repository) else {
             throw StorageError(.blobUnknown, "missing")
         }
-        var verifier = BlobVerifier(expecting: descriptor)
-        for try await chunk in try await storage.fetch(descriptor, in: repository) {
-            try verifier.update(chunk)
-        }
-        try verifier.finish()
+        for try await _ in try await storage.fetch(descriptor, in: repository).verifying(descriptor) {}
     }
 }
 

@@ -7,9 +7,11 @@ import SystemPackage
 
 /// A temporary file beside its final place (`.ferry-<random>.tmp`), locked while it is written
 /// so that a sweeper can tell a live writer's file from a killed writer's. Content becomes visible
-/// only by `commit(to:)`: fsync, then rename.
+/// only by `commit(to:)`: fsync, then rename, both inside the file's contained directory.
 public final class TempFile: @unchecked Sendable {
-    public let path: FilePath
+    /// The directory the file is in, and its name there.
+    public let directory: ContainedDirectory
+    public let name: String
     private let fd: FileDescriptor
     private var written: Int64 = 0
     private var flushedUpTo: Int64 = 0
@@ -19,41 +21,41 @@ public final class TempFile: @unchecked Sendable {
     /// the fsync of `commit(to:)` waits only for the tail.
     static let writebackInterval: Int64 = 8 << 20
 
-    /// Creates and locks a temporary file in the directory of `final`. The file is created under a
-    /// shared lock on `lockRoot`, so a sweep (exclusive) never sees it unlocked; pass nil when the
-    /// caller already holds that lock exclusively.
-    public init(beside final: FilePath, lockRoot: FilePath?) throws {
-        let directory = final.removingLastComponent()
-        var created: (FilePath, FileDescriptor)?
+    /// Creates and locks a temporary file in `directory`. The file is created under a shared lock
+    /// on `lockRoot`, so a sweep (exclusive) never sees it unlocked; pass nil when the caller
+    /// already holds that lock exclusively, or when nothing sweeps the directory.
+    public init(in directory: ContainedDirectory, lockRoot: ContainedDirectory?, mode: mode_t = 0o644) throws {
+        var created: (String, FileDescriptor)?
         func create() throws {
             for _ in 0..<8 {
-                let candidate = directory.appending(".ferry-\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).tmp")
-                do {
-                    let fd = try FileDescriptor.open(
-                        candidate, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],
-                        permissions: [.ownerReadWrite, .groupRead, .otherRead])
-                    guard flock(fd.rawValue, LOCK_EX) == 0 else {
-                        try? fd.close()
-                        throw FileSystem.failure(candidate, "lock")
-                    }
-                    created = (candidate, fd)
-                    return
-                } catch Errno.fileExists {
-                    continue
-                } catch let errno as Errno {
-                    throw StorageError(.unknown, "\(candidate): \(errno)")
+                let candidate = ".ferry-\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).tmp"
+                let raw = ferry_open_beneath(directory.descriptor, candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, UInt32(mode))
+                if raw < 0 {
+                    if errno == EEXIST { continue }
+                    throw directory.failure(candidate, errno)
                 }
+                let fd = FileDescriptor(rawValue: raw)
+                guard flock(raw, LOCK_EX) == 0 else {
+                    try? fd.close()
+                    throw FileSystem.failure(directory.path(of: candidate), "lock")
+                }
+                created = (candidate, fd)
+                return
             }
         }
         if let lockRoot {
-            try FileSystem.withLock(on: lockRoot, shared: true, create)
+            try lockRoot.withLock(shared: true, create)
         } else {
             try create()
         }
-        guard let (path, fd) = created else { throw StorageError(.unknown, "\(directory): no free temporary name") }
-        self.path = path
+        guard let (name, fd) = created else { throw StorageError(.unknown, "\(directory.path): no free temporary name") }
+        self.directory = directory
+        self.name = name
         self.fd = fd
     }
+
+    /// The file's path, for messages.
+    public var path: FilePath { directory.path(of: name) }
 
     /// The open descriptor, for writers that write to it themselves (an archive library).
     public var rawDescriptor: Int32 { fd.rawValue }
@@ -84,10 +86,14 @@ public final class TempFile: @unchecked Sendable {
         _ = ferry_start_writeback(fd.rawValue, 0, 0)
     }
 
-    /// fsyncs the file and renames it to `final`, replacing what is there.
-    public func commit(to final: FilePath) throws {
+    /// fsyncs the file and renames it to `final` in the same directory, replacing a regular file
+    /// there (never a FIFO, device or directory).
+    public func commit(to final: String) throws {
+        try directory.checkReplaceable(final)
         guard fsync(fd.rawValue) == 0 else { throw FileSystem.failure(path, "fsync") }
-        guard rename(path.string, final.string) == 0 else { throw FileSystem.failure(final, "rename") }
+        guard renameat(directory.descriptor, name, directory.descriptor, final) == 0 else {
+            throw FileSystem.failure(directory.path(of: final), "rename")
+        }
         finished = true
         try? fd.close()
     }
@@ -96,7 +102,7 @@ public final class TempFile: @unchecked Sendable {
     public func discard() {
         guard !finished else { return }
         finished = true
-        unlink(path.string)
+        unlinkat(directory.descriptor, name, 0)
         try? fd.close()
     }
 

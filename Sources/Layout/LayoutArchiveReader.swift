@@ -74,7 +74,7 @@ extension LayoutArchiveStore {
         guard let place = catalog.blobs[digest], !catalog.compressed else {
             throw StorageError(.manifestUnknown, "\(displayName): no manifest \(digest)")
         }
-        let fd = try FileSystem.open(path, .readOnly)
+        let fd = try FileSystem.open(path, .readOnly, displayName: displayName)
         defer { try? fd.close() }
         return try [UInt8](unsafeUninitializedCapacity: Int(place.size)) { buffer, count in
             count = try fd.read(fromAbsoluteOffset: place.offset, into: UnsafeMutableRawBufferPointer(buffer))
@@ -149,10 +149,11 @@ extension LayoutArchiveStore: SequentialSource {
         let catalog = try await readCatalog()
         let byDigest = Dictionary(blobs.map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
         var wanted = Set(byDigest.keys)
-        for (digest, descriptor) in byDigest {
-            guard let bytes = catalog.small[digest] else { continue }
+        // In the order asked for, never a dictionary's: what a sequential sink writes must not vary.
+        for descriptor in blobs where wanted.contains(descriptor.digest) {
+            guard let bytes = catalog.small[descriptor.digest] else { continue }
             try await body(descriptor, .bytes(bytes))
-            wanted.remove(digest)
+            wanted.remove(descriptor.digest)
         }
         guard !wanted.isEmpty else { return }
         // Continue the pass that the catalog's scan began, or read the archive again.

@@ -7,6 +7,7 @@ import TarIO
 /// One archive being written: a locked temporary file beside the destination and the tar stream
 /// into it. The engine calls a sequential sink one operation at a time.
 final class ArchiveWriteSession: @unchecked Sendable {
+    let destination: FileDestination
     let temp: TempFile
     let tar: TarWriter
     var written = Set<Digest>()
@@ -14,7 +15,8 @@ final class ArchiveWriteSession: @unchecked Sendable {
     /// Whether `index.json` is already in the archive (written up front from a plan).
     var indexWritten = false
 
-    init(temp: TempFile, tar: TarWriter) {
+    init(destination: FileDestination, temp: TempFile, tar: TarWriter) {
+        self.destination = destination
         self.temp = temp
         self.tar = tar
     }
@@ -24,11 +26,9 @@ final class ArchiveWriteSession: @unchecked Sendable {
         let tar = self.tar
         let name = "blobs/\(descriptor.digest.algorithm.rawValue)/\(descriptor.digest.encoded)"
         try await BlockingIO.run { try tar.beginFile(path: name, size: descriptor.size) }
-        var verifier = BlobVerifier(expecting: descriptor)
-        for try await chunk in stream {
-            try await verifier.update(chunk) { try tar.write($0) }
+        for try await chunk in stream.verifying(descriptor) {
+            try await BlockingIO.run { try tar.write(chunk) }
         }
-        try verifier.finish()
         written.insert(descriptor.digest)
         temp.startWriteback()
     }
@@ -58,12 +58,11 @@ extension LayoutArchiveStore {
     /// Writes `index.json`, closes the archive, fsyncs it and renames it into place.
     public func commit() async throws {
         guard let session = session.withLock({ $0 }) else { return }
-        let path = self.path
+        defer { session.destination.unlock() }
         try await BlockingIO.run {
             if !session.indexWritten { try session.tar.addFile(path: "index.json", contents: try session.index.encoded()) }
             try session.tar.finish()
-            try session.temp.commit(to: path)
-            try FileSystem.syncDirectory(path.removingLastComponent().isEmpty ? "." : path.removingLastComponent())
+            try session.destination.commit(session.temp)
         }
         self.session.withLock { $0 = nil }
         catalog.withLock { $0 = nil }
@@ -76,6 +75,7 @@ extension LayoutArchiveStore {
             return current
         }
         session?.temp.discard()
+        session?.destination.unlock()
     }
 
     public func deleteTag(_ tag: String, in repository: String) async throws {
@@ -92,50 +92,66 @@ extension LayoutArchiveStore {
 
     /// Starts the temporary archive on first use: `oci-layout`; with a plan, `index.json` (the
     /// previous archive's entries and the plan's roots) and the plan's manifests; then, when the
-    /// destination exists, every blob it holds, streamed across.
+    /// destination exists, every blob it holds, streamed across. Every check that can fail (the
+    /// ending, the names, what stands at the path) runs first; then the archive's lock is taken,
+    /// so that a second writer waits and adds its tags to what the first wrote.
     private func openSession(plan: CopyPlan?) async throws -> ArchiveWriteSession {
         if let existing = session.withLock({ $0 }) { return existing }
-        let directory = path.removingLastComponent().isEmpty ? FilePath(".") : path.removingLastComponent()
-        guard FileSystem.isDirectory(directory) else {
-            throw StorageError(.nameUnknown, "\(displayName): directory \(directory) does not exist")
+        let compression: TarWriter.Compression
+        do {
+            compression = try .init(forFileName: path.lastComponent?.string ?? "")
+        } catch let error as StorageError {
+            throw StorageError(error.code, "\(displayName): \(error.message.drop { $0 != " " }.dropFirst())")
         }
-        let previous = FileSystem.exists(path) ? try await readCatalog() : nil
-        var index = previous?.index ?? LayoutIndex()
-        for root in plan?.roots ?? [] {
-            index.record(root.manifest, refName: try root.tag.map { try refName(forTag: $0, repository: root.repository) })
+        var names: [String?] = []
+        for root in plan?.roots ?? [] { names.append(try root.tag.map { try refName(forTag: $0, repository: root.repository) }) }
+        let (path, displayName) = (self.path, self.displayName)
+        let destination = try await BlockingIO.run { () -> FileDestination in
+            let destination = try FileDestination(path: path, displayName: displayName)
+            try destination.lock()
+            return destination
         }
-        let path = self.path
-        let displayName = self.displayName
-        let opened = try await BlockingIO.run { [index] () -> ArchiveWriteSession in
-            try FileSystem.sweepTemporaryFiles(in: [directory], lockRoot: directory)
-            let temp = try TempFile(beside: path, lockRoot: directory)
-            do {
-                let tar = try TarWriter(fd: temp.rawDescriptor, compression: .init(forFileName: path.lastComponent?.string ?? ""), name: displayName)
-                try tar.addFile(path: "oci-layout", contents: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
-                let session = ArchiveWriteSession(temp: temp, tar: tar)
-                session.index = index
-                if plan != nil {
-                    try tar.addFile(path: "index.json", contents: try index.encoded())
-                    session.indexWritten = true
+        do {
+            // Under the lock: what the archive holds now, not what an earlier look saw.
+            catalog.withLock { $0 = nil }
+            head.withLock { $0 = nil }
+            let previous = destination.directory.regularFileSize(destination.name) != nil || destination.directory.exists(destination.name)
+                ? try await readCatalog() : nil
+            var index = previous?.index ?? LayoutIndex()
+            for (root, name) in zip(plan?.roots ?? [], names) { index.record(root.manifest, refName: name) }
+            let opened = try await BlockingIO.run { [index] () -> ArchiveWriteSession in
+                let temp = try destination.makeTemporary()
+                do {
+                    let tar = try TarWriter(fd: temp.rawDescriptor, compression: compression, name: displayName)
+                    try tar.addFile(path: "oci-layout", contents: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+                    let session = ArchiveWriteSession(destination: destination, temp: temp, tar: tar)
+                    session.index = index
+                    if plan != nil {
+                        try tar.addFile(path: "index.json", contents: try index.encoded())
+                        session.indexWritten = true
+                    }
+                    return session
+                } catch {
+                    temp.discard()
+                    throw error
                 }
-                return session
-            } catch {
-                temp.discard()
-                throw error
             }
-        }
-        session.withLock { $0 = opened }
-        // Manifests first: a streaming reader then knows the graph before the layers arrive.
-        for push in plan?.manifests ?? [] where !opened.written.contains(push.manifest.digest) {
-            try await opened.add(push.manifest.descriptor, from: .bytes(push.manifest.bytes))
-        }
-        if previous != nil {
-            do {
-                try await streamAllBlobs(skipping: opened.written) { descriptor, stream in try await opened.add(descriptor, from: stream) }
-            } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {
-                throw StorageError(error.code, "\(displayName): blob \(error.message)")
+            session.withLock { $0 = opened }
+            // Manifests first: a streaming reader then knows the graph before the layers arrive.
+            for push in plan?.manifests ?? [] where !opened.written.contains(push.manifest.digest) {
+                try await opened.add(push.manifest.descriptor, from: .bytes(push.manifest.bytes))
             }
+            if previous != nil {
+                do {
+                    try await streamAllBlobs(skipping: opened.written) { descriptor, stream in try await opened.add(descriptor, from: stream) }
+                } catch let error as StorageError where error.code == .digestInvalid || error.code == .sizeInvalid {
+                    throw StorageError(error.code, "\(displayName): blob \(error.message)")
+                }
+            }
+            return opened
+        } catch {
+            if session.withLock({ $0 }) == nil { destination.unlock() }
+            throw error
         }
-        return opened
     }
 }

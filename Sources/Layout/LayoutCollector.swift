@@ -8,14 +8,18 @@ import OCI
 
 extension LayoutStore: Collectable {
     public func markInUse(_ digest: Digest, in repository: String) async {
-        FileSystem.touch(blobPath(digest))
+        try? directory().touch(Self.blobName(digest))
     }
 
     /// Every blob file (manifests included), with its modification time.
     public func storedItems() async throws -> [StoredItem] {
-        try await storedBlobs().map { blob in
-            StoredItem(kind: .blob, digest: blob.digest, size: blob.size, modified: FileSystem.modificationDate(blobPath(blob.digest)) ?? Date())
+        try await storedBlobStatus().map { blob in
+            StoredItem(kind: .blob, digest: blob.digest, size: blob.status.size, modified: blob.status.modified)
         }
+    }
+
+    public func excludingWriters<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await directory().holdingLock(body)
     }
 
     public func remove(_ item: StoredItem) async throws {

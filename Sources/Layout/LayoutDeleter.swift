@@ -25,9 +25,10 @@ extension LayoutStore {
     }
 
     public func deleteBlob(_ digest: Digest, in repository: String) async throws {
-        let path = blobPath(digest)
-        guard unlink(path.string) == 0 || errno == ENOENT else {
-            throw StorageError(.unknown, "\(displayName): cannot remove \(digest): \(Errno(rawValue: errno))")
+        do {
+            try directory().removeFile(Self.blobName(digest))
+        } catch let error as StorageError {
+            throw StorageError(error.code, "\(displayName): cannot remove \(digest): \(error.message)")
         }
     }
 }

@@ -16,7 +16,7 @@ struct LayoutIndex {
         do {
             document = try JSONDecoder().decode(Document.self, from: Data(bytes))
         } catch let error as DecodingError {
-            throw ValidationError("index.json", LayoutIndex.reason(error))
+            throw ValidationError("index.json", ValidationError.reason(error))
         }
         guard document.schemaVersion == 2 else {
             throw ValidationError("index.json", "schemaVersion \(document.schemaVersion) is not 2")
@@ -66,18 +66,6 @@ struct LayoutIndex {
     private func distinct(_ entries: [Descriptor]) -> [Descriptor] {
         var seen = Set<Digest>()
         return entries.filter { seen.insert($0.digest).inserted }
-    }
-
-    private static func reason(_ error: DecodingError) -> String {
-        switch error {
-        case .dataCorrupted(let context):
-            if let underlying = context.underlyingError as? ValidationError { return underlying.description }
-            return context.codingPath.isEmpty ? "not valid JSON" : "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
-        case .keyNotFound(let key, _): return "missing '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
-        @unknown default: return "\(error)"
-        }
     }
 }
 

@@ -9,9 +9,10 @@ extension LayoutStore {
     }
 
     private func resolveNow(_ selector: ManifestSelector?, in repository: String) throws -> Descriptor {
-        try readIndex().resolve(selector, in: repository, displayName: displayName) { digest in
-            guard let size = FileSystem.regularFileSize(blobPath(digest)), size <= Int64(Manifest.maximumSize) else { return nil }
-            let bytes = try FileSystem.readFile(blobPath(digest), limit: Manifest.maximumSize)
+        let directory = try directory()
+        return try readIndex().resolve(selector, in: repository, displayName: displayName) { digest in
+            guard let size = directory.regularFileSize(Self.blobName(digest)), size <= Int64(Manifest.maximumSize) else { return nil }
+            let bytes = try directory.readFile(Self.blobName(digest), limit: Manifest.maximumSize)
             guard let manifest = try? Manifest(bytes: bytes, digestAlgorithm: digest.algorithm) else {
                 throw StorageError(.manifestUnknown, "\(displayName): \(digest) is not a manifest")
             }
@@ -20,19 +21,27 @@ extension LayoutStore {
     }
 
     public func fetch(_ descriptor: Descriptor, in repository: String) async throws -> ByteStream {
-        let path = blobPath(descriptor.digest)
-        guard FileSystem.regularFileSize(path) != nil else {
+        let directory = try directory()
+        let name = Self.blobName(descriptor.digest)
+        guard directory.regularFileSize(name) != nil else {
             throw StorageError(descriptor.isManifest ? .manifestUnknown : .blobUnknown, "\(displayName): \(descriptor.digest) is missing")
         }
-        return try ByteStream.file(at: path)
+        let (fd, _) = try directory.openForReading(name)
+        return try ByteStream.file(fd, path: directory.path(of: name))
     }
 
     public func blobExists(_ digest: Digest, in repository: String) async throws -> Bool {
-        FileSystem.regularFileSize(blobPath(digest)) != nil
+        hasBlob(digest)
     }
 
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
-        FileSystem.regularFileSize(blobPath(digest)) != nil
+        hasBlob(digest)
+    }
+
+    /// Whether the blob file is there (a regular file: a symlink or FIFO in its place is not).
+    func hasBlob(_ digest: Digest) -> Bool {
+        guard FileSystem.isDirectory(root), let directory = try? directory() else { return false }
+        return directory.regularFileSize(Self.blobName(digest)) != nil
     }
 
     public func repositories() async throws -> [String] {
@@ -48,34 +57,25 @@ extension LayoutStore {
     }
 
     public func storedBlobs() async throws -> [(digest: Digest, size: Int64)] {
-        try await BlockingIO.run {
-            var result: [(digest: Digest, size: Int64)] = []
-            for algorithm in Digest.Algorithm.allCases {
-                let directory = self.blobsPath.appending(algorithm.rawValue)
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.string)) ?? [] {
-                    guard !TempFile.isTemporaryName(name), let digest = try? Digest(algorithm: algorithm, encoded: name),
-                        let size = FileSystem.regularFileSize(directory.appending(name))
-                    else { continue }
-                    result.append((digest, size))
-                }
-            }
-            return result
-        }
+        try await storedBlobStatus().map { ($0.digest, $0.status.size) }
     }
 
-    /// Every digest that `index.json` reaches: its manifests, their children, configs and layers.
-    /// Manifests that are missing or unreadable end the walk along their branch.
-    func reachableDigests() throws -> Set<Digest> {
-        var reached = Set<Digest>()
-        var pending = try readIndex().manifests
-        while let descriptor = pending.popLast() {
-            guard reached.insert(descriptor.digest).inserted, descriptor.size <= Int64(Manifest.maximumSize),
-                let bytes = try? FileSystem.readFile(blobPath(descriptor.digest), limit: Manifest.maximumSize),
-                let manifest = try? Manifest(bytes: bytes, declaredType: descriptor.mediaType, digestAlgorithm: descriptor.digest.algorithm)
-            else { continue }
-            pending += manifest.manifests
-            for blob in manifest.blobs { reached.insert(blob.digest) }
+    /// Every regular blob file with its status.
+    func storedBlobStatus() async throws -> [(digest: Digest, status: ContainedDirectory.Status)] {
+        try await BlockingIO.run {
+            let directory = try self.directory()
+            var result: [(digest: Digest, status: ContainedDirectory.Status)] = []
+            for algorithm in Digest.Algorithm.allCases {
+                let folder = "blobs/\(algorithm.rawValue)"
+                guard directory.status(folder)?.isDirectory == true else { continue }
+                for name in try directory.entries(folder) {
+                    guard !TempFile.isTemporaryName(name), let digest = try? Digest(algorithm: algorithm, encoded: name),
+                        let status = directory.status("\(folder)/\(name)"), status.isRegularFile
+                    else { continue }
+                    result.append((digest, status))
+                }
+            }
+            return result.sorted { $0.digest.description < $1.digest.description }
         }
-        return reached
     }
 }

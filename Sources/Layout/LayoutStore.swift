@@ -24,7 +24,7 @@ public protocol LayoutNaming {
 /// A layout has no repositories of its own: bare tags belong to the unnamed repository `""`,
 /// and a tag written as a full reference (`example.com/app:v1`) to the repository it names.
 public final class LayoutStore: Storage, Inventory, LayoutNaming {
-    /// The layout directory.
+    /// The layout directory, as given.
     public let root: FilePath
     /// The form in which new tags are written.
     public let refNameStyle: RefNameStyle
@@ -33,11 +33,13 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
     struct WriteState {
         var preparation: Task<Void, Error>?
         var createdRoot = false
-        /// Blobs this store renamed into place, for `abort()`.
-        var written: [Digest] = []
+        /// Blobs this store renamed into place, with their modification time then: `abort()`
+        /// removes one only while nobody has marked it in use since.
+        var written: [Digest: Date] = [:]
     }
 
     let writeState = Mutex(WriteState())
+    private let opened = Mutex<ContainedDirectory?>(nil)
 
     /// A layout at `directory`; nothing is read or created until it is used.
     public init(directory: String, refNameStyle: RefNameStyle = .bare) {
@@ -46,12 +48,25 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
         displayName = "oci:\(directory)"
     }
 
-    var indexPath: FilePath { root.appending("index.json") }
-    var layoutFilePath: FilePath { root.appending("oci-layout") }
-    var blobsPath: FilePath { root.appending("blobs") }
+    static let indexName = "index.json"
+    static let layoutFileName = "oci-layout"
 
-    func blobPath(_ digest: Digest) -> FilePath {
-        blobsPath.appending(digest.algorithm.rawValue).appending(digest.encoded)
+    static func blobName(_ digest: Digest) -> String {
+        "blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"
+    }
+
+    /// The layout directory, opened once; every file of the layout is reached through it.
+    func directory() throws -> ContainedDirectory {
+        if let done = opened.withLock({ $0 }) { return done }
+        guard FileSystem.isDirectory(root) else {
+            throw StorageError(.nameUnknown, "\(displayName): no such layout directory")
+        }
+        let made = try ContainedDirectory(opening: root)
+        return opened.withLock { current in
+            if let current { return current }
+            current = made
+            return made
+        }
     }
 
     /// The `ref.name` a tag is written under: a full reference is written as given; a bare tag
@@ -62,13 +77,11 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
 
     /// Reads `index.json`.
     func readIndex() throws -> LayoutIndex {
-        guard FileSystem.isDirectory(root) else {
-            throw StorageError(.nameUnknown, "\(displayName): no such layout directory")
-        }
-        guard FileSystem.exists(indexPath) else {
+        let directory = try directory()
+        guard directory.exists(Self.indexName) else {
             throw StorageError(.nameUnknown, "\(displayName): not an OCI layout (no index.json)")
         }
-        let bytes = try FileSystem.readFile(indexPath, limit: Manifest.maximumSize)
+        let bytes = try directory.readFile(Self.indexName, limit: Manifest.maximumSize)
         do {
             return try LayoutIndex(bytes: bytes)
         } catch {
@@ -80,12 +93,13 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
     /// written when the change leaves the index as it was.
     func rewriteIndex(_ change: @escaping @Sendable (inout LayoutIndex) throws -> Void) async throws {
         try await BlockingIO.run {
-            try FileSystem.withLock(on: self.root) {
+            let directory = try self.directory()
+            try directory.withLock {
                 var index = try self.readIndex()
                 let before = try index.encoded()
                 try change(&index)
                 let after = try index.encoded()
-                if after != before { try FileSystem.writeAtomically(after, to: self.indexPath) }
+                if after != before { try directory.writeAtomically(after, to: Self.indexName) }
             }
         }
     }

@@ -8,58 +8,92 @@ import SystemPackage
 #endif
 
 extension LayoutStore {
+    /// Checks, before anything is written, that every tag of the plan can be written here.
+    public func willCopy(_ plan: CopyPlan) async throws {
+        for root in plan.roots {
+            guard let tag = root.tag else { continue }
+            let name = try refName(forTag: tag, repository: root.repository)
+            guard Names.isValidTag(name) || (Names.splitTag(name).map { Names.isValidTag($0.tag) && Names.isValidQualifiedRepository($0.repository) } ?? false) else {
+                throw StorageError(.nameInvalid, "\(displayName): '\(name)' is neither a valid tag nor a full reference like example.com/app:v1")
+            }
+        }
+        try await prepareForWriting()
+    }
+
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
         try await prepareForWriting()
-        let final = blobPath(descriptor.digest)
-        if FileSystem.regularFileSize(final) != nil { return }
-        let root = self.root
-        let temp = try await BlockingIO.run {
-            try FileSystem.makeDirectory(final.removingLastComponent())
-            return try TempFile(beside: final, lockRoot: root)
-        }
+        let name = Self.blobName(descriptor.digest)
+        let directory = try directory()
+        if directory.regularFileSize(name) != nil { return }
+        let (folder, file) = try await BlockingIO.run { try directory.parent(of: name, create: true) }
+        let temp = try await BlockingIO.run { try TempFile(in: folder, lockRoot: directory) }
         do {
-            var verifier = BlobVerifier(expecting: descriptor)
-            for try await chunk in stream {
-                try await verifier.update(chunk) { try temp.write($0) }
+            for try await chunk in stream.verifying(descriptor) {
+                try await BlockingIO.run { try temp.write(chunk) }
             }
-            try verifier.finish()
-            try await BlockingIO.run { try temp.commit(to: final) }
-            writeState.withLock { $0.written.append(descriptor.digest) }
+            try await BlockingIO.run { try temp.commit(to: file) }
+            let stamp = directory.status(name)?.modified ?? Date()
+            writeState.withLock { $0.written[descriptor.digest] = stamp }
         } catch {
             temp.discard()
             throw error
         }
     }
 
+    /// Stores a manifest under the layout's lock, and only when everything it names is there
+    /// at that moment (the lock `abort()` and `ferry gc` take); a root is then listed in
+    /// `index.json`.
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
-        var refName: String?
-        if case .root(let tag?) = target { refName = try self.refName(forTag: tag, repository: repository) }
-        try await pushBlob(manifest.descriptor, from: .bytes(manifest.bytes), in: repository)
-        guard case .root = target else { return }
-        // Blobs renamed into place must be durable before index.json names them.
-        let blobDirectory = blobPath(manifest.digest).removingLastComponent()
-        try await BlockingIO.run { try FileSystem.syncDirectory(blobDirectory) }
-        try await rewriteIndex { [refName] index in index.record(manifest, refName: refName) }
-    }
-
-    /// After a failed copy: removes the layout if this store created it; otherwise removes the
-    /// blobs this store wrote that nothing in `index.json` reaches, so the layout is as it was.
-    public func abort() async {
-        let (created, written) = writeState.withLock { ($0.createdRoot, $0.written) }
-        guard created || !written.isEmpty else { return }
-        try? await BlockingIO.run {
-            try FileSystem.withLock(on: self.root) {
-                // A layout this store created goes, unless a concurrent writer has tagged into it.
-                if created, (try? self.readIndex().manifests.isEmpty) ?? true {
-                    try? FileManager.default.removeItem(atPath: self.root.string)
-                    return
+        let refName: String? = try { if case .root(let tag?) = target { return try self.refName(forTag: tag, repository: repository) }; return nil }()
+        try await prepareForWriting()
+        let directory = try directory()
+        let displayName = self.displayName
+        try await BlockingIO.run {
+            try directory.withLock {
+                if let missing = (manifest.blobs + manifest.manifests).first(where: { directory.regularFileSize(Self.blobName($0.digest)) == nil }) {
+                    throw StorageError(.manifestBlobUnknown, "\(displayName): manifest \(manifest.digest) names \(missing.digest), which is not in the layout")
                 }
-                let reachable = try self.reachableDigests()
-                for digest in written where !reachable.contains(digest) {
-                    unlink(self.blobPath(digest).string)
+                let name = Self.blobName(manifest.digest)
+                if directory.regularFileSize(name) == nil {
+                    let (folder, file) = try directory.parent(of: name, create: true)
+                    try folder.writeAtomically(manifest.bytes, to: file)
+                    let stamp = directory.status(name)?.modified ?? Date()
+                    self.writeState.withLock { $0.written[manifest.digest] = stamp }
                 }
+                guard case .root = target else { return }
+                // Blobs renamed into place must be durable before index.json names them.
+                try directory.subdirectory("blobs/\(manifest.digest.algorithm.rawValue)").sync()
+                var index = try self.readIndex()
+                let before = try index.encoded()
+                index.record(manifest, refName: refName)
+                let after = try index.encoded()
+                if after != before { try directory.writeAtomically(after, to: Self.indexName) }
             }
         }
+    }
+
+    /// After a failed copy: removes the layout if this store created it; otherwise, under the
+    /// layout's lock, removes the blobs this store wrote that `index.json` does not reach and
+    /// that nobody has marked in use since (a copy that skipped one refreshes its time).
+    public func abort() async {
+        let (created, written) = writeState.withLock { ($0.createdRoot, $0.written) }
+        guard created || !written.isEmpty, let directory = try? directory() else { return }
+        let root = self.root
+        _ = try? await directory.holdingLock {
+            // A layout this store created goes, unless a concurrent writer has tagged into it.
+            if created, (try? self.readIndex().manifests.isEmpty) ?? true {
+                for entry in (try? directory.entries()) ?? [] { try? directory.removeTree(entry) }
+                rmdir(root.string)
+                return
+            }
+            let reachable = try await self.reachableDigests()
+            for (digest, stamp) in written where !reachable.contains(digest) {
+                let name = Self.blobName(digest)
+                guard let status = directory.status(name), status.modified == stamp else { continue }
+                try? directory.removeFile(name)
+            }
+        }
+        writeState.withLock { $0.written = [:] }
     }
 
     /// Before the first write: create the directory if needed, make sure it is a layout (or
@@ -83,34 +117,35 @@ extension LayoutStore {
         if FileSystem.exists(root), !FileSystem.isDirectory(root) {
             throw StorageError(.nameInvalid, "\(displayName): exists and is not a directory")
         }
-        let created = try FileSystem.makeDirectory(root)
+        let created = !FileSystem.exists(root)
+        _ = try ContainedDirectory(opening: root, create: true)
         writeState.withLock { $0.createdRoot = created }
-        try FileSystem.withLock(on: root) {
+        let directory = try self.directory()
+        try directory.withLock {
             // Under the lock: another writer may be creating this layout right now.
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root.string)) ?? []
-            if !FileSystem.exists(layoutFilePath), !entries.allSatisfy(TempFile.isTemporaryName) {
+            let entries = try directory.entries()
+            if !directory.exists(Self.layoutFileName), !entries.allSatisfy(TempFile.isTemporaryName) {
                 throw StorageError(.nameInvalid, "\(displayName): exists, is not empty and is not an OCI layout (no oci-layout file)")
             }
-            if FileSystem.exists(layoutFilePath) {
-                try checkLayoutVersion()
+            if directory.exists(Self.layoutFileName) {
+                try checkLayoutVersion(directory)
             } else {
-                try FileSystem.writeAtomically(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layoutFilePath)
+                try directory.writeAtomically(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: Self.layoutFileName)
             }
-            try FileSystem.makeDirectory(blobsPath)
-            try FileSystem.makeDirectory(blobsPath.appending(Digest.Algorithm.sha256.rawValue))
-            if !FileSystem.exists(indexPath) {
-                try FileSystem.writeAtomically(try LayoutIndex().encoded(), to: indexPath)
+            _ = try directory.subdirectory("blobs/\(Digest.Algorithm.sha256.rawValue)", create: true)
+            if !directory.exists(Self.indexName) {
+                try directory.writeAtomically(try LayoutIndex().encoded(), to: Self.indexName)
             } else {
                 _ = try readIndex()
             }
         }
-        let blobDirectories = Digest.Algorithm.allCases.map { blobsPath.appending($0.rawValue) }
-        try FileSystem.sweepTemporaryFiles(in: [root] + blobDirectories, lockRoot: root)
+        let blobDirectories = Digest.Algorithm.allCases.compactMap { try? directory.subdirectory("blobs/\($0.rawValue)") }
+        try directory.sweepTemporaryFiles(in: [directory] + blobDirectories)
     }
 
-    private func checkLayoutVersion() throws {
+    private func checkLayoutVersion(_ directory: ContainedDirectory) throws {
         struct LayoutFile: Decodable { var imageLayoutVersion: String }
-        let bytes = try FileSystem.readFile(layoutFilePath, limit: 1 << 16)
+        let bytes = try directory.readFile(Self.layoutFileName, limit: 1 << 16)
         guard let file = try? JSONDecoder().decode(LayoutFile.self, from: Data(bytes)) else {
             throw StorageError(.nameInvalid, "\(displayName): oci-layout is not valid JSON")
         }

@@ -90,7 +90,7 @@ public struct Manifest: Sendable {
         do {
             probe = try JSONDecoder().decode(Probe.self, from: data)
         } catch {
-            throw ValidationError("manifest \(digest)", "is not valid JSON: \(Manifest.reason(error))")
+            throw ValidationError("manifest \(digest)", "is not valid JSON: \(ValidationError.reason(error))")
         }
         self.kind = ArtifactKind.classify(
             artifactType: probe.artifactType, mediaType: probe.mediaType, configMediaType: probe.config?.mediaType)
@@ -118,7 +118,7 @@ public struct Manifest: Sendable {
                 mediaType = manifest.mediaType ?? declaredType.flatMap { MediaType.manifests.contains($0) ? $0 : nil } ?? MediaType.imageManifest
             }
         } catch {
-            throw ValidationError("manifest \(digest)", "is not an OCI manifest or index: \(Manifest.reason(error))")
+            throw ValidationError("manifest \(digest)", "is not an OCI manifest or index: \(ValidationError.reason(error))")
         }
     }
 
@@ -165,20 +165,5 @@ public struct Manifest: Sendable {
     /// Decodes any JSON value: the probe only asks whether a key is there.
     private struct Present: Decodable {
         init(from decoder: Decoder) throws {}
-    }
-
-    static func reason(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing key '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.dataCorrupted(let context):
-            if let underlying = context.underlyingError as? ValidationError { return underlying.description }
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
-        default:
-            return "\(error)"
-        }
     }
 }

@@ -41,7 +41,7 @@ public final class PaxTarWriter: @unchecked Sendable {
             archive_entry_set_filetype(entry, 0o100000)
             archive_entry_set_pathname(entry, "tar")
             guard archive_write_header(archive, entry) == ARCHIVE_OK else { throw failure("cannot start gzip") }
-        case .zstd:
+        case .zstd, .xz:
             throw StorageError(.unsupported, "\(name): cocoon export tarballs are plain or gzip (name it .tar or .tar.gz)")
         }
     }

@@ -7,14 +7,21 @@ import FerryCore
 public final class TarWriter: @unchecked Sendable {
     /// How the archive is compressed.
     public enum Compression: String, Sendable {
-        case none, gzip, zstd
+        case none, gzip, zstd, xz
 
-        /// The compression a file name asks for: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd, else none.
-        public init(forFileName name: String) {
-            if name.hasSuffix(".tar.gz") || name.hasSuffix(".tgz") {
+        /// The compression a file name asks for: `.tar.gz`/`.tgz` gzip, `.tar.zst` zstd,
+        /// `.tar.xz`/`.txz` xz, else none. An ending that names another compression (`.bz2`,
+        /// `.lz4`, …) is refused rather than written as a plain tar under a lying name.
+        public init(forFileName name: String) throws {
+            let lower = name.lowercased()
+            if lower.hasSuffix(".tar.gz") || lower.hasSuffix(".tgz") || lower.hasSuffix(".gz") {
                 self = .gzip
-            } else if name.hasSuffix(".tar.zst") || name.hasSuffix(".tzst") {
+            } else if lower.hasSuffix(".tar.zst") || lower.hasSuffix(".tzst") || lower.hasSuffix(".zst") {
                 self = .zstd
+            } else if lower.hasSuffix(".tar.xz") || lower.hasSuffix(".txz") || lower.hasSuffix(".xz") {
+                self = .xz
+            } else if let ending = [".bz2", ".tbz", ".tbz2", ".lz4", ".lzma", ".tlz", ".lz", ".lzo", ".z", ".zip", ".7z"].first(where: lower.hasSuffix) {
+                throw StorageError(.unsupported, "\(name): Ferry does not write '\(ending)' archives; name it .tar, .tar.gz, .tar.zst or .tar.xz")
             } else {
                 self = .none
             }
@@ -44,6 +51,10 @@ public final class TarWriter: @unchecked Sendable {
         case .zstd:
             archive_write_add_filter_zstd(archive)
             archive_write_set_filter_option(archive, "zstd", "threads", "2")
+        case .xz:
+            archive_write_add_filter_xz(archive)
+            archive_write_set_filter_option(archive, "xz", "compression-level", "1")
+            archive_write_set_filter_option(archive, "xz", "threads", "2")
         }
         guard archive_write_open_fd(archive, fd) == ARCHIVE_OK else { throw failure("cannot start the archive") }
     }

@@ -20,18 +20,17 @@ extension Ferry {
             var backends = network.backends
             backends.snapshot = try snapshot.artifactOptions()
             let store = try backends.open(ref)
-            let descriptor = try await store.resolve(ref.selector, in: ref.repository)
-            let manifest = try await store.fetchManifest(descriptor, in: ref.repository)
+            let manifest = try await store.resolveManifest(ref.selector, in: ref.repository)
             if raw {
                 FileHandle.standardOutput.write(Data(manifest.bytes))
             } else if json {
                 try Output.json(encoding: Summary(reference: reference, manifest: manifest))
             } else {
-                printHuman(manifest)
+                try printHuman(manifest)
             }
         }
 
-        private func printHuman(_ manifest: Manifest) {
+        private func printHuman(_ manifest: Manifest) throws {
             Output.line("Reference:  \(reference)")
             Output.line("Digest:     \(manifest.digest)")
             Output.line("MediaType:  \(manifest.mediaType)")
@@ -40,7 +39,7 @@ extension Ferry {
             Output.line("Size:       \(manifest.bytes.count) B")
             switch manifest.content {
             case .image(let image):
-                let total = image.layers.reduce(image.config.size) { $0 + $1.size }
+                let total = try Arithmetic.sum([image.config.size] + image.layers.map(\.size), what: "\(reference): manifest \(manifest.digest)")
                 Output.line("Content:    \(Output.bytes(total)) in config and \(image.layers.count) layer(s)")
                 Output.line("Config:     \(image.config.digest)  \(Output.bytes(image.config.size))  \(image.config.mediaType)")
                 for layer in image.layers {

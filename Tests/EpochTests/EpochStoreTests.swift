@@ -94,9 +94,16 @@ import Testing
     @Test func byDigestPushesTouchNeitherTagsNorCatalog() async throws {
         let (root, store) = try bucket()
         defer { try? FileManager.default.removeItem(at: root) }
-        let manifest = try await layout("umoci-layout").fetchManifest(try await layout("umoci-layout").resolve(.tag("v1"), in: ""), in: "")
+        let source = layout("umoci-layout")
+        let manifest = try await source.fetchManifest(try await source.resolve(.tag("v1"), in: ""), in: "")
+        // A manifest whose blobs are not there is refused, and nothing is written.
+        await #expect { try await store.pushManifest(manifest, as: .root(tag: nil), in: "app") } throws: {
+            ($0 as? StorageError)?.code == .manifestBlobUnknown
+        }
+        #expect(keys(root).isEmpty)
+        for blob in manifest.blobs { try await store.pushBlob(blob, from: try await source.fetch(blob, in: ""), in: "app") }
         try await store.pushManifest(manifest, as: .root(tag: nil), in: "app")
-        #expect(keys(root) == ["epoch/manifests/app/_digests/sha256-\(Self.v1.encoded).json"])
+        #expect(keys(root).filter { !$0.hasPrefix("epoch/blobs/") } == ["epoch/manifests/app/_digests/sha256-\(Self.v1.encoded).json"])
         #expect(try await store.tags(in: "app").isEmpty)
         #expect(try await store.resolve(.digest(Self.v1), in: "app").digest == Self.v1)
     }

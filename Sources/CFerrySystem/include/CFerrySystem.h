@@ -18,4 +18,14 @@ int64_t ferry_seek_hole(int fd, int64_t offset);
 /// buffers go back to the system instead of staying in the heap. Returns 1 on success.
 int ferry_set_mmap_threshold(int bytes);
 
+/// Opens `path` below the directory `dirfd` without ever leaving it: no symlink is followed at any
+/// depth (the last component included), no `..`, no absolute path, no magic link. Uses openat2 with
+/// RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS where the kernel has it, else a walk
+/// of O_NOFOLLOW opens, one component at a time. Returns the descriptor, or -1 with errno set
+/// (ELOOP for a symlink, EXDEV or EINVAL for a path that leaves the directory).
+int ferry_open_beneath(int dirfd, const char *path, int flags, unsigned int mode);
+
+/// For tests: 1 makes ferry_open_beneath use the O_NOFOLLOW walk even where openat2 exists.
+void ferry_set_beneath_walk(int force);
+
 #endif
