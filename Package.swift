@@ -80,8 +80,10 @@ let package = Package(
             ]),
 
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
-        .testTarget(name: "FerryCoreTests", dependencies: ["OCI", "FerryCore"]),
-        .testTarget(name: "LayoutTests", dependencies: ["OCI", "FerryCore", "Layout"]),
+        .testTarget(
+            name: "FerryCoreTests",
+            dependencies: ["OCI", "FerryCore", .product(name: "SystemPackage", package: "swift-system")]),
+        .testTarget(name: "LayoutTests", dependencies: ["OCI", "FerryCore", "Layout", "Epoch"]),
         .testTarget(name: "EpochTests", dependencies: ["OCI", "FerryCore", "Epoch", "Layout"]),
         .testTarget(name: "TarIOTests", dependencies: ["TarIO", "FerryCore", "OCI"]),
         .testTarget(name: "CocoonTests", dependencies: ["OCI", "FerryCore", "Cocoon", "Layout", "Epoch"]),

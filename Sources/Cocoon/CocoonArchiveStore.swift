@@ -87,7 +87,7 @@ public final class CocoonArchiveStore: WholeArtifactStore, SequentialSource {
     ) async throws {
         let (scan, view) = try await contents()
         var wanted = Dictionary(blobs.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
-        for digest in Array(wanted.keys) {
+        for digest in blobs.map(\.digest) {
             if let bytes = view.document(digest), let descriptor = wanted.removeValue(forKey: digest) {
                 try await body(descriptor, .bytes(bytes))
             }

@@ -108,7 +108,7 @@ public final class CocoonStore: WholeArtifactStore {
             let name = planned.repository
             let writer = CocoonRootWriter(root: root, name: name, displayName: "\(displayName)#\(name)")
             let sink = SnapshotSink(
-                displayName: "\(displayName)#\(name)", spool: Spool(in: try root.directory().subdirectory("snapshot"), name: ".ferry-spool-\(CocoonRoot.newID())"),
+                displayName: "\(displayName)#\(name)", spool: Spool(in: try naming(displayName) { try root.directory().subdirectory("snapshot") }, name: ".ferry-spool-\(CocoonRoot.newID())"),
                 materializer: writer)
             try sink.willCopy(planned.manifest)
             sinks[name] = sink

@@ -65,6 +65,10 @@ public final class DirectoryObjectStore: ObjectStore {
     }
 
     public func put(_ key: String, from stream: ByteStream, size: Int64) async throws {
+        try await naming(displayName) { try await putNow(key, from: stream, size: size) }
+    }
+
+    private func putNow(_ key: String, from stream: ByteStream, size: Int64) async throws {
         let key = try checked(key)
         let (directory, folder, name) = try await BlockingIO.run { () -> (ContainedDirectory, ContainedDirectory, String) in
             let directory = try self.directory(create: true)
@@ -72,7 +76,9 @@ public final class DirectoryObjectStore: ObjectStore {
             try folder.checkReplaceable(name)
             return (directory, folder, name)
         }
-        let temp = try await BlockingIO.run { try TempFile(in: folder, lockRoot: directory) }
+        // Inside `exclusive` this task holds the root's lock already (a sweep cannot run).
+        let lockRoot = Self.holdsLock ? nil : directory
+        let temp = try await BlockingIO.run { try TempFile(in: folder, lockRoot: lockRoot) }
         do {
             var count: Int64 = 0
             for try await chunk in stream {
@@ -92,6 +98,10 @@ public final class DirectoryObjectStore: ObjectStore {
     }
 
     public func get(_ key: String, range: Range<Int64>?) async throws -> ByteStream {
+        try naming(displayName) { try getNow(key, range: range) }
+    }
+
+    private func getNow(_ key: String, range: Range<Int64>?) throws -> ByteStream {
         let key = try checked(key)
         let directory = try directory()
         guard directory.regularFileSize(key) != nil else {
@@ -165,7 +175,8 @@ public final class DirectoryObjectStore: ObjectStore {
     public func update(_ key: String, _ transform: @escaping @Sendable ([UInt8]?) throws -> [UInt8]?) async throws {
         let key = try checked(key)
         let locked = Self.holdsLock
-        try await BlockingIO.run {
+        let displayName = self.displayName
+        try await BlockingIO.run { try naming(displayName) {
             let directory = try self.directory(create: true)
             let (folder, name) = try directory.parent(of: key, create: true)
             func change() throws {
@@ -175,7 +186,7 @@ public final class DirectoryObjectStore: ObjectStore {
             }
             // The lock is on the bucket directory itself, so no lock object appears in the bucket.
             if locked { try change() } else { try directory.withLock(change) }
-        }
+        } }
     }
 
     public func exclusive<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

@@ -143,7 +143,13 @@ public struct S3ObjectStore: ObjectStore {
 
     // MARK: ObjectStore
 
+    /// The largest object S3 stores (5 TiB).
+    public static let maximumObjectSize: Int64 = 5 << 40
+
     public func put(_ key: String, from stream: ByteStream, size: Int64) async throws {
+        guard size >= 0, size <= Self.maximumObjectSize else {
+            throw StorageError(.sizeInvalid, "\(displayName): \(key): \(size) bytes is more than S3 stores in one object (5 TiB)")
+        }
         if size > multipartThreshold {
             try await putInParts(key, from: stream, size: size)
             return

@@ -42,6 +42,10 @@ public final class ContainedDirectory: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// For tests: makes every lookup use the `O_NOFOLLOW` walk instead of `openat2`, so that the
+    /// fallback for older kernels is exercised where `openat2` exists.
+    public static func useWalkForTesting(_ on: Bool) { ferry_set_beneath_walk(on ? 1 : 0) }
+
     /// The components of a relative path, refusing any that could leave the directory.
     public static func components(of relative: String) throws -> [String] {
         let parts = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init)

@@ -150,14 +150,18 @@ public struct CopyEngine: Sendable {
     private func copyInOnePass(
         _ blobs: [CopyPlan.Blob], from source: any SequentialSource, to destination: any Storage, into result: inout CopyResult
     ) async throws {
-        var missing: [String: [CopyPlan.Blob]] = [:]
+        // Grouped by source repository in the plan's order, never a dictionary's: a sequential
+        // sink writes what it gets in the order it gets it.
+        var missing: [(repository: String, blobs: [CopyPlan.Blob])] = []
         for blob in blobs {
             if try await destination.blobExists(blob.descriptor.digest, in: blob.destinationRepository) {
                 await destination.markInUse(blob.descriptor.digest, in: blob.destinationRepository)
                 report(.blobSkipped(blob.descriptor))
                 result.tally(.skipped(blob.descriptor.size))
+            } else if let index = missing.firstIndex(where: { $0.repository == blob.sourceRepository }) {
+                missing[index].blobs.append(blob)
             } else {
-                missing[blob.sourceRepository, default: []].append(blob)
+                missing.append((blob.sourceRepository, [blob]))
             }
         }
         for (repository, group) in missing {

@@ -9,8 +9,8 @@ import SystemPackage
 /// locked temporary file beside it and renamed over it on commit, inside the directory that holds
 /// it. Whatever stands at the name must be a regular file (or nothing): a FIFO, a device or a
 /// directory is refused before anything is written. One writer at a time: `lock()` waits for the
-/// lock file beside the destination (`.NAME.ferry-lock`), which the writer holds until it
-/// commits or gives up, so a second writer sees what the first wrote.
+/// lock file beside the destination (`.NAME.ferry-lock`), which the writer holds, and removes,
+/// when it commits or gives up, so a second writer sees what the first wrote.
 public final class FileDestination: @unchecked Sendable {
     /// The destination, as the user named it.
     public let path: FilePath
@@ -47,32 +47,44 @@ public final class FileDestination: @unchecked Sendable {
     }
 
     /// Waits until no other writer holds the destination, then holds it. Blocks: call it off the
-    /// cooperative pool.
+    /// cooperative pool. The lock file exists only while a writer holds it: the holder removes
+    /// it before letting go, and a waiter that wakes on a removed file tries again.
     public func lock() throws {
         guard lockDescriptor < 0 else { return }
-        let lockName = ".\(name).ferry-lock"
-        let fd = ferry_open_beneath(directory.descriptor, lockName, O_RDWR | O_CREAT | O_NONBLOCK, 0o644)
-        guard fd >= 0 else { throw directory.failure(lockName, errno) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            throw StorageError(.nameInvalid, "\(displayName): \(directory.path(of: lockName)) is not a regular file")
-        }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else {
+        while true {
+            let fd = ferry_open_beneath(directory.descriptor, lockName, O_RDWR | O_CREAT | O_NONBLOCK, 0o644)
+            guard fd >= 0 else { throw directory.failure(lockName, errno) }
+            var held = stat()
+            guard fstat(fd, &held) == 0, held.st_mode & S_IFMT == S_IFREG else {
                 close(fd)
-                throw FileSystem.failure(directory.path(of: lockName), "lock")
+                throw StorageError(.nameInvalid, "\(displayName): \(directory.path(of: lockName)) is not a regular file")
             }
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    close(fd)
+                    throw FileSystem.failure(directory.path(of: lockName), "lock")
+                }
+            }
+            // Still the file at the name? Otherwise the previous holder removed it: start again.
+            var current = stat()
+            if fstatat(directory.descriptor, lockName, &current, AT_SYMLINK_NOFOLLOW) == 0,
+                current.st_dev == held.st_dev, current.st_ino == held.st_ino {
+                lockDescriptor = fd
+                return
+            }
+            close(fd)
         }
-        lockDescriptor = fd
     }
 
-    /// Lets the next writer in.
+    /// Lets the next writer in, removing the lock file first.
     public func unlock() {
         guard lockDescriptor >= 0 else { return }
+        unlinkat(directory.descriptor, lockName, 0)
         close(lockDescriptor)
         lockDescriptor = -1
     }
+
+    private var lockName: String { ".\(name).ferry-lock" }
 
     /// A new temporary file beside the destination; the orphans of killed writers are swept first.
     public func makeTemporary() throws -> TempFile {

@@ -36,10 +36,57 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     /// One line saying what went wrong, naming the content involved.
     public let message: String
 
+    /// An error; control characters in `message` (a server's or a file's words often end up
+    /// there) are shown escaped, never sent to the terminal as they are.
     public init(_ code: ErrorCode, _ message: String) {
         self.code = code
-        self.message = message
+        self.message = message.printable
     }
 
     public var description: String { message }
+
+    /// The same error, its message starting with the location's name (`oci:/srv/layout: …`).
+    public func within(_ location: String) -> StorageError {
+        message.hasPrefix(location) ? self : StorageError(code, "\(location): \(message)")
+    }
+}
+
+/// Runs `body`; a `StorageError` it throws comes out naming `location` first.
+public func naming<T>(_ location: String, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StorageError {
+        throw error.within(location)
+    }
+}
+
+/// The same, for a body that does not suspend.
+public func naming<T>(_ location: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as StorageError {
+        throw error.within(location)
+    }
+}
+
+extension String {
+    /// The text with every control character (C0, DEL, C1) and bidirectional override written
+    /// as `\u{1B}`: safe to print on a terminal whatever a server or a file put in it.
+    public var printable: String {
+        guard unicodeScalars.contains(where: Self.isUnsafe) else { return self }
+        var result = ""
+        for scalar in unicodeScalars {
+            if Self.isUnsafe(scalar) {
+                result += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || (0x202A...0x202E).contains(scalar.value)
+            || (0x2066...0x2069).contains(scalar.value)
+    }
 }

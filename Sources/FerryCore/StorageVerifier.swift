@@ -6,7 +6,19 @@ public struct Fault: Sendable, CustomStringConvertible, Codable {
     public let subject: String
     public let problem: String
 
+    public init(subject: String, problem: String) {
+        self.subject = subject
+        self.problem = problem
+    }
+
     public var description: String { "\(subject): \(problem)" }
+}
+
+/// A place with files of its own besides content (an Epoch bucket's by-digest copies and
+/// catalog): `ferry verify` of the whole place checks them too.
+public protocol FormatChecking: Storage {
+    /// Every fault in the place's own files.
+    func formatFaults() async -> [Fault]
 }
 
 /// What a verification checked and what it found.
@@ -23,6 +35,27 @@ public struct StorageVerifier: Sendable {
 
     public init(jobs: Int = 4) {
         self.jobs = max(1, jobs)
+    }
+
+    /// Verifies everything a place holds: every root's graph, every stored blob, and the place's
+    /// own files where it has some.
+    public func verifyEverything(in inventory: any Inventory) async -> VerificationReport {
+        let roots: [(name: String, repository: String, descriptor: Descriptor)]
+        let stored: [(digest: Digest, size: Int64)]
+        do {
+            roots = try await inventory.roots()
+            stored = try await inventory.storedBlobs()
+        } catch {
+            var report = VerificationReport()
+            report.faults = [Fault(subject: inventory.displayName, problem: "\(error)")]
+            return report
+        }
+        var report = await verify(roots: roots, in: inventory, stored: stored)
+        if let checking = inventory as? any FormatChecking {
+            report.faults += await checking.formatFaults()
+            report.faults.sort { $0.subject < $1.subject }
+        }
+        return report
     }
 
     /// Verifies the graphs under `roots`, and every blob in `stored` (blobs no manifest names

@@ -39,7 +39,7 @@ final class ArchiveScanner: @unchecked Sendable {
         guard FileSystem.regularFileSize(path) != nil else {
             throw StorageError(.nameUnknown, "\(displayName): no such archive")
         }
-        reader = try TarReader(path: path.string)
+        reader = try TarReader(path: path.string, name: displayName)
         self.path = path
         self.displayName = displayName
     }

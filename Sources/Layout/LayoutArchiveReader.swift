@@ -99,7 +99,7 @@ extension LayoutArchiveStore {
         let displayName = self.displayName
         passes.withLock { $0 += 1 }
         let reader = try await BlockingIO.run { () -> TarReader in
-            let reader = try TarReader(path: path.string)
+            let reader = try TarReader(path: path.string, name: displayName)
             while let entry = try reader.next() {
                 if (try? ArchiveEntry.classify(entry, archive: displayName))?.name == wanted { return reader }
             }

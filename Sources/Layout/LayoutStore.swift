@@ -77,6 +77,10 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
 
     /// Reads `index.json`.
     func readIndex() throws -> LayoutIndex {
+        try naming(displayName) { try readIndexNow() }
+    }
+
+    private func readIndexNow() throws -> LayoutIndex {
         let directory = try directory()
         guard directory.exists(Self.indexName) else {
             throw StorageError(.nameUnknown, "\(displayName): not an OCI layout (no index.json)")

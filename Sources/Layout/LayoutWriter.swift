@@ -21,6 +21,10 @@ extension LayoutStore {
     }
 
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
+        try await naming(displayName) { try await pushBlobNow(descriptor, from: stream) }
+    }
+
+    private func pushBlobNow(_ descriptor: Descriptor, from stream: ByteStream) async throws {
         try await prepareForWriting()
         let name = Self.blobName(descriptor.digest)
         let directory = try directory()
@@ -49,7 +53,7 @@ extension LayoutStore {
         let directory = try directory()
         let displayName = self.displayName
         try await BlockingIO.run {
-            try directory.withLock {
+            try naming(displayName) { try directory.withLock {
                 if let missing = (manifest.blobs + manifest.manifests).first(where: { directory.regularFileSize(Self.blobName($0.digest)) == nil }) {
                     throw StorageError(.manifestBlobUnknown, "\(displayName): manifest \(manifest.digest) names \(missing.digest), which is not in the layout")
                 }
@@ -68,7 +72,7 @@ extension LayoutStore {
                 index.record(manifest, refName: refName)
                 let after = try index.encoded()
                 if after != before { try directory.writeAtomically(after, to: Self.indexName) }
-            }
+            } }
         }
     }
 
@@ -102,7 +106,7 @@ extension LayoutStore {
     func prepareForWriting() async throws {
         let task = writeState.withLock { state in
             if let task = state.preparation { return task }
-            let task = Task { try await BlockingIO.run { try self.prepareNow() } }
+            let task = Task { try await BlockingIO.run { try naming(self.displayName) { try self.prepareNow() } } }
             state.preparation = task
             return task
         }

@@ -25,6 +25,10 @@ public struct Descriptor: Hashable, Sendable, Codable {
         case mediaType, digest, size, urls, annotations, data, platform, artifactType
     }
 
+    /// The largest size a descriptor from input may give (4 PiB): far above any real blob, and
+    /// low enough that sums of a few thousand sizes stay far from Int64's limit.
+    public static let maximumSize: Int64 = 1 << 52
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         mediaType = try c.decodeIfPresent(String.self, forKey: .mediaType) ?? ""
@@ -32,6 +36,10 @@ public struct Descriptor: Hashable, Sendable, Codable {
         size = try c.decode(Int64.self, forKey: .size)
         guard size >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .size, in: c, debugDescription: "negative size \(size)")
+        }
+        guard size <= Descriptor.maximumSize else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .size, in: c, debugDescription: "size \(size) is larger than any blob (at most \(Descriptor.maximumSize) bytes, 4 PiB)")
         }
         urls = try c.decodeIfPresent([String].self, forKey: .urls)
         annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations)

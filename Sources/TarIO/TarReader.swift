@@ -10,14 +10,15 @@ public final class TarReader: @unchecked Sendable {
     public let path: String
     private var entry: OpaquePointer?
 
-    /// Opens the archive at `path`.
-    public init(path: String, blockSize: Int = 1 << 20) throws {
+    /// Opens the archive at `path`; messages name it `name` (a location, say), else the path.
+    public init(path filePath: String, name: String? = nil, blockSize: Int = 1 << 20) throws {
+        let path = name ?? filePath
         guard let archive = archive_read_new() else { throw StorageError(.unknown, "\(path): out of memory") }
         self.archive = archive
         self.path = path
         archive_read_support_filter_all(archive)
         archive_read_support_format_tar(archive)
-        guard archive_read_open_filename(archive, path, blockSize) == ARCHIVE_OK else {
+        guard archive_read_open_filename(archive, filePath, blockSize) == ARCHIVE_OK else {
             throw failure("cannot open")
         }
     }

@@ -12,6 +12,8 @@ struct Backends {
     var tlsVerify = true
     /// How snapshots read from cocoon places become artifacts.
     var snapshot = SnapshotArtifactOptions()
+    /// Whether a `disk:` destination that is a block device may be written in place.
+    var overwriteDevice = false
 
     func open(_ reference: Reference, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
         switch reference {
@@ -26,7 +28,7 @@ struct Backends {
         case .cocoonArchive(let path):
             return CocoonArchiveStore(file: path, options: snapshot)
         case .disk(let path):
-            return DiskStore(file: path, options: snapshot)
+            return DiskStore(file: path, options: snapshot, overwritesDevice: overwriteDevice)
         default:
             throw unavailable(reference.transportName)
         }

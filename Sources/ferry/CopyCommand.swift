@@ -19,6 +19,7 @@ extension Ferry {
         @Option(name: .long, help: "The platform to pick from an index: os/arch[/variant] (default: the host's).") var platform: String?
         @Flag(name: .long, help: "Copy every tag of the source (a layout or archive location) to the destination location.") var allTags = false
         @OptionGroup var output: CopyOutputOptions
+        @Flag(name: .long, help: "Write a disk: destination that is a block device in place (it is refused otherwise).") var overwriteDevice = false
 
         @OptionGroup var network: NetworkOptions
         @OptionGroup var snapshot: SnapshotOptions
@@ -26,6 +27,7 @@ extension Ferry {
         func run() async throws {
             var backends = network.backends
             backends.snapshot = try snapshot.artifactOptions()
+            backends.overwriteDevice = overwriteDevice
             if allTags {
                 for given in [source, destination] where try Reference(parsing: given).selector != nil {
                     throw StorageError(.nameInvalid, "\(given): --all-tags copies every tag; give a location without a tag or digest")

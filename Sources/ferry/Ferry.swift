@@ -49,7 +49,7 @@ struct Ferry: AsyncParsableCommand {
 
     /// Prints one line on stderr and exits 1.
     static func fail(_ message: String) -> Never {
-        let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        let line = message.split(whereSeparator: \.isNewline).joined(separator: " ").printable
         FileHandle.standardError.write(Data("ferry: \(line)\n".utf8))
         Foundation.exit(1)
     }

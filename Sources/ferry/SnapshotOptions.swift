@@ -22,12 +22,12 @@ struct SnapshotOptions: ParsableArguments {
         var date: Date?
         if let created {
             guard let parsed = Self.parseTime(created) else {
-                throw StorageError(.nameInvalid, "--created \(created): not an RFC 3339 time (2026-04-24T00:00:00Z) or Unix seconds")
+                throw StorageError(.nameInvalid, "--created \(created): not an RFC 3339 time (2026-04-24T00:00:00Z) or Unix seconds, from 1970 to the year 9999")
             }
             date = parsed
         } else if let epoch = environment["SOURCE_DATE_EPOCH"], !epoch.isEmpty {
-            guard let seconds = Int64(epoch), seconds >= 0 else {
-                throw StorageError(.nameInvalid, "SOURCE_DATE_EPOCH=\(epoch): not a number of seconds")
+            guard let seconds = Int64(epoch), (0...Self.latestTime).contains(seconds) else {
+                throw StorageError(.nameInvalid, "SOURCE_DATE_EPOCH=\(epoch): not a number of seconds up to \(Self.latestTime) (the year 9999)")
             }
             date = Date(timeIntervalSince1970: TimeInterval(seconds))
         }
@@ -55,13 +55,21 @@ struct SnapshotOptions: ParsableArguments {
         return value * scale
     }
 
+    /// The last second of the year 9999: times past it have no RFC 3339 form.
+    static let latestTime: Int64 = 253_402_300_799
+
+    /// Unix seconds or RFC 3339, between 1970 and the year 9999; nil for anything else.
     static func parseTime(_ text: String) -> Date? {
-        if let seconds = Int64(text.hasPrefix("@") ? String(text.dropFirst()) : text), seconds >= 0 {
-            return Date(timeIntervalSince1970: TimeInterval(seconds))
+        if let seconds = Int64(text.hasPrefix("@") ? String(text.dropFirst()) : text) {
+            return (0...latestTime).contains(seconds) ? Date(timeIntervalSince1970: TimeInterval(seconds)) : nil
         }
         let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        var date = formatter.date(from: text)
+        if date == nil {
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            date = formatter.date(from: text)
+        }
+        guard let date, (0...Double(latestTime)).contains(date.timeIntervalSince1970) else { return nil }
+        return date
     }
 }

@@ -109,6 +109,12 @@ func ferry(_ arguments: String...) throws -> Run {
     try run(Paths.ferry, arguments)
 }
 
+/// Runs the `ferry` under test with a list of arguments.
+@discardableResult
+func ferry(_ arguments: [String]) throws -> Run {
+    try run(Paths.ferry, arguments)
+}
+
 /// A fresh directory under the system's temporary directory, removed by `cleanup()`.
 final class Scratch {
     let url: URL
