@@ -110,4 +110,32 @@ import Testing
         }
         #expect(throws: StorageError.self) { try SnapshotArtifact.parts(of: manifest, configBytes: Array(bad.compact().utf8), what: "t") }
     }
+
+    @Test func aSetuidModeInAConfigComesBackAsPermissionBitsOnly() throws {
+        let files = [SnapshotFile(name: "config.json", mode: 0o644, size: 2)]
+        let configBytes = SnapshotArtifact.configBlob(Self.sampleConfig(), files: files, createdAt: Date(timeIntervalSince1970: 0))
+        var hostile = try GoJSON(parsing: configBytes)
+        if case .object(var members) = hostile, let i = members.firstIndex(where: { $0.key == "files" }) {
+            members[i].value = .map(["config.json": .object([("mode", .int(0o6755))])])
+            hostile = .object(members)
+        }
+        let bytes = Array(hostile.compact().utf8)
+        let configDescriptor = Descriptor(mediaType: MediaType.cocoonSnapshotConfig, digest: Digest.compute(bytes), size: Int64(bytes.count))
+        let layers = files.map { SnapshotArtifact.layer(for: $0, digest: Digest.compute([UInt8]($0.name.utf8))) }
+        let manifest = try Manifest(bytes: SnapshotArtifact.manifest(config: configDescriptor, layers: layers, options: .init(), created: Date()))
+        let parts = try SnapshotArtifact.parts(of: manifest, configBytes: bytes, what: "t")
+        #expect(parts.files[0].file.mode == 0o755)
+        #expect(SnapshotFile(name: "x", mode: 0o107777, size: 0).mode == 0o777)
+    }
+
+    @Test func aLayerTitledLikeTheEnvelopeIsRefused() throws {
+        let files = [SnapshotFile(name: "snapshot.json", mode: 0o644, size: 2)]
+        let configBytes = SnapshotArtifact.configBlob(Self.sampleConfig(), files: files, createdAt: Date(timeIntervalSince1970: 0))
+        let configDescriptor = Descriptor(mediaType: MediaType.cocoonSnapshotConfig, digest: Digest.compute(configBytes), size: Int64(configBytes.count))
+        let layers = files.map { SnapshotArtifact.layer(for: $0, digest: Digest.compute([UInt8]($0.name.utf8))) }
+        let manifest = try Manifest(bytes: SnapshotArtifact.manifest(config: configDescriptor, layers: layers, options: .init(), created: Date()))
+        #expect { try SnapshotArtifact.parts(of: manifest, configBytes: configBytes, what: "t") } throws: {
+            ($0 as? StorageError)?.message.contains("envelope") == true
+        }
+    }
 }

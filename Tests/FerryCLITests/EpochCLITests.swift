@@ -70,6 +70,14 @@ import Testing
         #expect(try ferry("copy", "--progress", "none", "oci:\(Paths.fixture("umoci-layout")):v2", "epoch:\(bucket)#app:v2").status == 0)
         // Remove the tag with epoch's own semantics (delete the tag object and its catalog entry) by hand.
         try FileManager.default.removeItem(atPath: bucket + "/epoch/manifests/app/v2.json")
+        let catalogPath = bucket + "/epoch/catalog.json"
+        var catalog = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: catalogPath))) as! [String: Any]
+        var repositories = catalog["repositories"] as! [String: [String: Any]]
+        var tags = repositories["app"]!["tags"] as! [String: String]
+        tags["v2"] = nil
+        repositories["app"]!["tags"] = tags
+        catalog["repositories"] = repositories
+        try JSONSerialization.data(withJSONObject: catalog).write(to: URL(fileURLWithPath: catalogPath))
         let young = try ferry("gc", "--json", "epoch:\(bucket)")
         #expect((jsonLines(young.stdout).first?["garbage"] as? [Any])?.isEmpty == true)
         let dry = try ferry("gc", "--dry-run", "--grace", "0", "--json", "epoch:\(bucket)")

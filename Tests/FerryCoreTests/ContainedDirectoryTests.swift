@@ -86,4 +86,10 @@ import Testing
         try root.writeAtomically(Array("new".utf8), to: "inside/file")
         #expect(try root.readFile("inside/file", limit: 10) == Array("new".utf8))
     }
+
+    @Test func messagesNeverCarryControlCharacters() {
+        let error = StorageError(.unknown, "server said \u{1B}[31mred\u{07}\u{202E}")
+        #expect(error.message == "server said \\u{1B}[31mred\\u{7}\\u{202E}")
+        #expect("plain ünïcode".printable == "plain ünïcode")
+    }
 }
