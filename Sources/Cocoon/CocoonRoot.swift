@@ -14,7 +14,7 @@ import SystemPackage
 /// path only once it has cocoon's form.
 public final class CocoonRoot: Sendable {
     public let path: FilePath
-    private let opened = Mutex<ContainedDirectory?>(nil)
+    private let opened = DirectorySlot()
 
     public init(path: FilePath) { self.path = path }
 
@@ -33,17 +33,12 @@ public final class CocoonRoot: Sendable {
 
     /// The root directory, opened (and made, with its parents' consent) once.
     func directory() throws -> ContainedDirectory {
-        if let done = opened.withLock({ $0 }) { return done }
-        let made: ContainedDirectory
-        do {
-            made = try ContainedDirectory(opening: path, create: true)
-        } catch let error as StorageError {
-            throw StorageError(error.code, "cocoon:\(path): cannot open the root: \(error.message)")
-        }
-        return opened.withLock { current in
-            if let current { return current }
-            current = made
-            return made
+        try opened.get {
+            do {
+                return try ContainedDirectory(opening: path, create: true)
+            } catch let error as StorageError {
+                throw StorageError(error.code, "cocoon:\(path): cannot open the root: \(error.message)")
+            }
         }
     }
 

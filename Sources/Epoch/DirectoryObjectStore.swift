@@ -15,7 +15,7 @@ import SystemPackage
 public final class DirectoryObjectStore: ObjectStore {
     public let root: FilePath
     public let displayName: String
-    private let opened = Mutex<ContainedDirectory?>(nil)
+    private let opened = DirectorySlot()
 
     /// Whether the running task already holds the bucket's lock (through `exclusive`), so that
     /// `update` inside it does not wait for itself.
@@ -30,27 +30,22 @@ public final class DirectoryObjectStore: ObjectStore {
 
     /// The bucket directory, opened once; with `create`, made when it is missing.
     func directory(create: Bool = false) throws -> ContainedDirectory {
-        if let done = opened.withLock({ $0 }) { return done }
-        if !FileSystem.exists(root) {
-            guard create else { throw StorageError(.nameUnknown, "\(displayName): no such bucket directory") }
-            let parent = root.removingLastComponent()
-            guard parent.isEmpty || FileSystem.isDirectory(parent) else {
-                throw StorageError(.nameUnknown, "\(displayName): cannot create the bucket directory: \(parent) does not exist")
+        try opened.get {
+            if !FileSystem.exists(root) {
+                guard create else { throw StorageError(.nameUnknown, "\(displayName): no such bucket directory") }
+                let parent = root.removingLastComponent()
+                guard parent.isEmpty || FileSystem.isDirectory(parent) else {
+                    throw StorageError(.nameUnknown, "\(displayName): cannot create the bucket directory: \(parent) does not exist")
+                }
             }
-        }
-        guard !FileSystem.exists(root) || FileSystem.isDirectory(root) else {
-            throw StorageError(.nameInvalid, "\(displayName): exists and is not a directory")
-        }
-        let made: ContainedDirectory
-        do {
-            made = try ContainedDirectory(opening: root, create: create)
-        } catch let error as StorageError {
-            throw StorageError(error.code, "\(displayName): cannot open the bucket directory: \(error.message)")
-        }
-        return opened.withLock { current in
-            if let current { return current }
-            current = made
-            return made
+            guard !FileSystem.exists(root) || FileSystem.isDirectory(root) else {
+                throw StorageError(.nameInvalid, "\(displayName): exists and is not a directory")
+            }
+            do {
+                return try ContainedDirectory(opening: root, create: create)
+            } catch let error as StorageError {
+                throw StorageError(error.code, "\(displayName): cannot open the bucket directory: \(error.message)")
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import CFerrySystem
 import Foundation
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -341,6 +342,25 @@ public final class ContainedDirectory: @unchecked Sendable {
         case S_IFBLK: "block device"
         case S_IFSOCK: "socket"
         default: "special file"
+        }
+    }
+}
+
+/// A location's directory, opened on first use and kept: backends are made before anything is
+/// read or created, and open their root when first asked.
+public final class DirectorySlot: Sendable {
+    private let opened = Mutex<ContainedDirectory?>(nil)
+
+    public init() {}
+
+    /// The directory, opened by `open` the first time (a failed open is tried again next time).
+    public func get(_ open: () throws -> ContainedDirectory) throws -> ContainedDirectory {
+        if let done = opened.withLock({ $0 }) { return done }
+        let made = try open()
+        return opened.withLock { current in
+            if let current { return current }
+            current = made
+            return made
         }
     }
 }

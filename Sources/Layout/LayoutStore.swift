@@ -39,7 +39,7 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
     }
 
     let writeState = Mutex(WriteState())
-    private let opened = Mutex<ContainedDirectory?>(nil)
+    private let opened = DirectorySlot()
 
     /// A layout at `directory`; nothing is read or created until it is used.
     public init(directory: String, refNameStyle: RefNameStyle = .bare) {
@@ -57,15 +57,11 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
 
     /// The layout directory, opened once; every file of the layout is reached through it.
     func directory() throws -> ContainedDirectory {
-        if let done = opened.withLock({ $0 }) { return done }
-        guard FileSystem.isDirectory(root) else {
-            throw StorageError(.nameUnknown, "\(displayName): no such layout directory")
-        }
-        let made = try ContainedDirectory(opening: root)
-        return opened.withLock { current in
-            if let current { return current }
-            current = made
-            return made
+        try opened.get {
+            guard FileSystem.isDirectory(root) else {
+                throw StorageError(.nameUnknown, "\(displayName): no such layout directory")
+            }
+            return try ContainedDirectory(opening: root)
         }
     }
 
