@@ -1,3 +1,4 @@
+import FerryCore
 import Foundation
 import Testing
 
@@ -51,6 +52,17 @@ import Testing
         #expect(try Self.config(["EPOCH_S3_ENDPOINT": "https://s3.eu-west-1.amazonaws.com"]).addressing == .virtualHost)
         #expect(throws: EpochS3Config.ConfigError.self) {
             try Self.config(["EPOCH_S3_ENDPOINT": "https://s3.amazonaws.com", "EPOCH_S3_ADDRESSING": "sideways"])
+        }
+    }
+
+    @Test func aSizePastWhatS3StoresFailsBeforeAnyRequest() async throws {
+        // 127.0.0.1:9 (discard) is never reached: the size is refused first, so no multipart
+        // upload is started that could be left behind.
+        let store = try S3ObjectStore(config: try Self.config(["EPOCH_S3_ENDPOINT": "http://127.0.0.1:9"]))
+        for size in [Int64.max, S3ObjectStore.maximumObjectSize + 1, -1] {
+            await #expect { try await store.put("k", from: .bytes([]), size: size) } throws: {
+                (($0 as? FerryCore.StorageError)?.message.contains("5 TiB")) == true
+            }
         }
     }
 }
