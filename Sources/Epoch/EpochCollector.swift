@@ -31,6 +31,12 @@ extension EpochStore: Collectable {
         return items
     }
 
+    /// gc's last walk and its removals hold the bucket's lock, which a writer holds to store a
+    /// manifest (a directory bucket; S3 has none).
+    public func excludingWriters<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await objects.exclusive(body)
+    }
+
     public func remove(_ item: StoredItem) async throws {
         switch item.kind {
         case .blob: try await objects.delete(blobKey(item.digest))
