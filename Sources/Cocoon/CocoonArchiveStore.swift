@@ -170,25 +170,11 @@ final class CocoonArchiveWriter: SnapshotMaterializer {
     private let tar: PaxTarWriter
 
     init(path: FilePath, name: String, displayName: String, modificationTime: Date) async throws {
-        let compression: TarWriter.Compression
-        do {
-            compression = try TarWriter.Compression(forFileName: path.lastComponent?.string ?? "")
-        } catch let error as StorageError {
-            throw StorageError(error.code, "\(displayName): \(error.message.drop { $0 != " " }.dropFirst())")
-        }
+        let compression = try naming(displayName) { try TarWriter.Compression(forFileName: path.lastComponent?.string ?? "") }
         self.name = name
         self.displayName = displayName
         self.modificationTime = Int64(modificationTime.timeIntervalSince1970.rounded(.down))
-        let (destination, temp) = try await BlockingIO.run { () -> (FileDestination, TempFile) in
-            let destination = try FileDestination(path: path, displayName: displayName)
-            try destination.lock()
-            do {
-                return (destination, try destination.makeTemporary())
-            } catch {
-                destination.unlock()
-                throw error
-            }
-        }
+        let (destination, temp) = try await BlockingIO.run { try FileDestination.begin(path: path, displayName: displayName) }
         self.destination = destination
         self.temp = temp
         do {

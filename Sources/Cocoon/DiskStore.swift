@@ -183,14 +183,8 @@ public final class DiskStore: WholeArtifactStore {
                 let parent = path.removingLastComponent()
                 return (.device(device), try ContainedDirectory(opening: parent.isEmpty ? "." : parent))
             }
-            let destination = try FileDestination(path: path, displayName: displayName)
-            try destination.lock()
-            do {
-                return (.file(destination, try destination.makeTemporary()), destination.directory)
-            } catch {
-                destination.unlock()
-                throw error
-            }
+            let (destination, temp) = try FileDestination.begin(path: path, displayName: displayName)
+            return (.file(destination, temp), destination.directory)
         }
         let writer: SparseFileWriter
         switch target {

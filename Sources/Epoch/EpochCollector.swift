@@ -12,20 +12,12 @@ extension EpochStore: Collectable {
     public func storedItems() async throws -> [StoredItem] {
         var items: [StoredItem] = []
         for object in try await objects.list(prefix: "\(prefix)blobs/") {
-            let parts = object.key.dropFirst("\(prefix)blobs/".count).split(separator: "/")
-            guard parts.count == 2, let algorithm = Digest.Algorithm(rawValue: String(parts[0])),
-                let digest = try? Digest(algorithm: algorithm, encoded: String(parts[1]))
-            else { continue }
+            guard let digest = digest(ofKey: object.key) else { continue }
             items.append(StoredItem(kind: .blob, digest: digest, size: object.size, modified: object.modified))
         }
         for object in try await objects.list(prefix: "\(prefix)manifests/") {
-            let relative = object.key.dropFirst("\(prefix)manifests/".count)
-            guard let marker = relative.range(of: "/_digests/"), relative.hasSuffix(".json") else { continue }
-            let repository = String(relative[..<marker.lowerBound])
-            let name = relative[marker.upperBound...].dropLast(5)
-            guard let dash = name.firstIndex(of: "-"), let algorithm = Digest.Algorithm(rawValue: String(name[..<dash])),
-                let digest = try? Digest(algorithm: algorithm, encoded: String(name[name.index(after: dash)...]))
-            else { continue }
+            guard let digest = digest(ofKey: object.key), let marker = object.key.range(of: "/_digests/", options: .backwards) else { continue }
+            let repository = String(object.key[object.key.index(object.key.startIndex, offsetBy: "\(prefix)manifests/".count)..<marker.lowerBound])
             items.append(StoredItem(kind: .manifest(repository: repository), digest: digest, size: object.size, modified: object.modified))
         }
         return items

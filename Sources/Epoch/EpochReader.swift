@@ -81,11 +81,7 @@ extension EpochStore {
 
     public func storedBlobs() async throws -> [(digest: Digest, size: Int64)] {
         try await objects.list(prefix: "\(prefix)blobs/").compactMap { object in
-            let parts = object.key.dropFirst("\(prefix)blobs/".count).split(separator: "/")
-            guard parts.count == 2, let algorithm = Digest.Algorithm(rawValue: String(parts[0])),
-                let digest = try? Digest(algorithm: algorithm, encoded: String(parts[1]))
-            else { return nil }
-            return (digest, object.size)
+            digest(ofKey: object.key).map { ($0, object.size) }
         }
     }
 }

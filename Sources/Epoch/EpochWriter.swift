@@ -79,7 +79,8 @@ extension EpochStore {
         created.withLock { $0 = [:] }
     }
 
-    /// The digest a blob key or by-digest manifest key stands for.
+    /// The digest a blob key (`blobs/<alg>/<hex>`) or by-digest manifest key
+    /// (`manifests/<name>/_digests/<alg>-<hex>.json`) stands for; nil for any other key.
     func digest(ofKey key: String) -> Digest? {
         guard key.hasPrefix(prefix) else { return nil }
         let relative = key.dropFirst(prefix.count)

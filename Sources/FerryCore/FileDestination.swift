@@ -92,6 +92,19 @@ public final class FileDestination: @unchecked Sendable {
         return try TempFile(in: directory, lockRoot: directory)
     }
 
+    /// Opens the destination, waits for its lock and starts its temporary file: what a writer of
+    /// a whole file does first. Nothing stays locked when a step fails.
+    public static func begin(path: FilePath, displayName: String) throws -> (FileDestination, TempFile) {
+        let destination = try FileDestination(path: path, displayName: displayName)
+        try destination.lock()
+        do {
+            return (destination, try destination.makeTemporary())
+        } catch {
+            destination.unlock()
+            throw error
+        }
+    }
+
     /// Makes the temporary file the destination: fsync, rename over it, fsync the directory.
     public func commit(_ temp: TempFile) throws {
         do {

@@ -9,23 +9,6 @@ import SystemPackage
 /// everything inside a location goes through `ContainedDirectory`. Each failure becomes a
 /// `StorageError` that names the path.
 public enum FileSystem {
-    /// Runs `body` holding a `flock(2)` on `path` (a file or a directory), shared or exclusive.
-    public static func withLock<T>(on path: FilePath, shared: Bool = false, _ body: () throws -> T) throws -> T {
-        let fd = try open(path, .readOnly)
-        defer { try? fd.close() }
-        while flock(fd.rawValue, shared ? LOCK_SH : LOCK_EX) != 0 {
-            guard errno == EINTR else { throw failure(path, "lock") }
-        }
-        return try body()
-    }
-
-    /// fsyncs a directory so that renames inside it survive a crash.
-    public static func syncDirectory(_ path: FilePath) throws {
-        let fd = try open(path, .readOnly)
-        defer { try? fd.close() }
-        guard fsync(fd.rawValue) == 0 else { throw failure(path, "fsync") }
-    }
-
     /// `path` made absolute against the working directory, so that its directory is never empty
     /// and paths written into files (cocoon's `data_dir`) stay valid from anywhere.
     public static func absolute(_ path: String) -> FilePath {

@@ -97,12 +97,7 @@ extension LayoutArchiveStore {
     /// so that a second writer waits and adds its tags to what the first wrote.
     private func openSession(plan: CopyPlan?) async throws -> ArchiveWriteSession {
         if let existing = session.withLock({ $0 }) { return existing }
-        let compression: TarWriter.Compression
-        do {
-            compression = try .init(forFileName: path.lastComponent?.string ?? "")
-        } catch let error as StorageError {
-            throw StorageError(error.code, "\(displayName): \(error.message.drop { $0 != " " }.dropFirst())")
-        }
+        let compression = try naming(displayName) { try TarWriter.Compression(forFileName: self.path.lastComponent?.string ?? "") }
         var names: [String?] = []
         for root in plan?.roots ?? [] { names.append(try root.tag.map { try refName(forTag: $0, repository: root.repository) }) }
         let (path, displayName) = (self.path, self.displayName)
@@ -115,8 +110,7 @@ extension LayoutArchiveStore {
             // Under the lock: what the archive holds now, not what an earlier look saw.
             catalog.withLock { $0 = nil }
             head.withLock { $0 = nil }
-            let previous = destination.directory.regularFileSize(destination.name) != nil || destination.directory.exists(destination.name)
-                ? try await readCatalog() : nil
+            let previous = destination.directory.exists(destination.name) ? try await readCatalog() : nil
             var index = previous?.index ?? LayoutIndex()
             for (root, name) in zip(plan?.roots ?? [], names) { index.record(root.manifest, refName: name) }
             let opened = try await BlockingIO.run { [index] () -> ArchiveWriteSession in

@@ -13,7 +13,7 @@ extension LayoutStore {
         for root in plan.roots {
             guard let tag = root.tag else { continue }
             let name = try refName(forTag: tag, repository: root.repository)
-            guard Names.isValidTag(name) || (Names.splitTag(name).map { Names.isValidTag($0.tag) && Names.isValidQualifiedRepository($0.repository) } ?? false) else {
+            guard Names.isValidLayoutTag(name) else {
                 throw StorageError(.nameInvalid, "\(displayName): '\(name)' is neither a valid tag nor a full reference like example.com/app:v1")
             }
         }

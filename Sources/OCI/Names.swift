@@ -29,6 +29,14 @@ public enum Names {
         }
     }
 
+    /// Whether `name` is what a layout's `ref.name` may hold: a tag, or a full reference such as
+    /// `example.com/app:v1`.
+    public static func isValidLayoutTag(_ name: String) -> Bool {
+        if isValidTag(name) { return true }
+        guard let (repository, tag) = splitTag(name) else { return false }
+        return isValidTag(tag) && isValidQualifiedRepository(repository)
+    }
+
     /// Whether `name` is a registry-qualified repository such as `example.com:5000/team/app`:
     /// an optional host (with port) followed by a valid repository path.
     public static func isValidQualifiedRepository(_ name: String) -> Bool {

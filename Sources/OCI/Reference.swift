@@ -186,15 +186,10 @@ private func parseLayoutBody(_ body: String, input: String) throws -> (String, M
     if body[body.index(after: colon)...].hasPrefix("sha256:") || body[body.index(after: colon)...].hasPrefix("sha512:") {
         throw ValidationError(input, "a digest is written PATH@\(tag), and '\(tag)' must be a valid digest")
     }
-    guard Names.isValidTag(tag) || isValidFullReference(tag) else {
+    guard Names.isValidLayoutTag(tag) else {
         throw ValidationError(input, "'\(tag)' is neither a valid tag nor a full reference like example.com/app:v1")
     }
     return (path, .tag(tag))
-}
-
-private func isValidFullReference(_ string: String) -> Bool {
-    guard let (repository, tag) = Names.splitTag(string) else { return false }
-    return Names.isValidTag(tag) && Names.isValidQualifiedRepository(repository)
 }
 
 /// `NAME[:TAG|@DIGEST]` with a repository name of the distribution grammar.

@@ -21,7 +21,7 @@ public final class TarWriter: @unchecked Sendable {
             } else if lower.hasSuffix(".tar.xz") || lower.hasSuffix(".txz") || lower.hasSuffix(".xz") {
                 self = .xz
             } else if let ending = [".bz2", ".tbz", ".tbz2", ".lz4", ".lzma", ".tlz", ".lz", ".lzo", ".z", ".zip", ".7z"].first(where: lower.hasSuffix) {
-                throw StorageError(.unsupported, "\(name): Ferry does not write '\(ending)' archives; name it .tar, .tar.gz, .tar.zst or .tar.xz")
+                throw StorageError(.unsupported, "Ferry does not write '\(ending)' archives; name it .tar, .tar.gz, .tar.zst or .tar.xz")
             } else {
                 self = .none
             }

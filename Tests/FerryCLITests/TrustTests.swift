@@ -35,12 +35,9 @@ import Testing
     @Test(arguments: ["blobs", "blobs/sha256"])
     func aSymlinkPlantedInALayoutIsNotFollowed(_ level: String) throws {
         let scratch = try Scratch()
-        let outside = scratch.path("outside")
-        try fm.createDirectory(atPath: outside, withIntermediateDirectories: true)
         let destination = scratch.path("dst")
         #expect(try ferry("copy", "--progress", "none", "\(umoci):v1", "oci:\(destination):v1").status == 0)
-        try fm.removeItem(atPath: "\(destination)/\(level)")
-        try link("\(destination)/\(level)", to: outside)
+        let outside = try plantLink(at: level, in: destination, scratch)
         expectRefused(try ferry("copy", "--progress", "none", "\(umoci):v2", "oci:\(destination):v2"), mentioning: ["symlink"])
         #expect(listing(outside).isEmpty)
         // gc through the link removes nothing outside either.
@@ -61,26 +58,29 @@ import Testing
         #expect(try String(contentsOfFile: secret, encoding: .utf8) == "{}")
     }
 
-    @Test(arguments: ["epoch", "epoch/blobs", "epoch/blobs/sha256", "epoch/manifests/app"])
-    func aSymlinkPlantedInABucketIsNotFollowed(_ level: String) throws {
-        let scratch = try Scratch()
+    /// A symlink at `level` below `location` pointing at a fresh directory outside it, which is
+    /// returned (whatever stood at `level` goes first).
+    private func plantLink(at level: String, in location: String, _ scratch: Scratch) throws -> String {
         let outside = scratch.path("outside")
         try fm.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        let bucket = scratch.path("bucket")
-        try link("\(bucket)/\(level)", to: outside)
-        expectRefused(try ferry("copy", "--progress", "none", "\(umoci):v1", "epoch:\(bucket)#app:v1"), mentioning: ["epoch:"])
-        #expect(listing(outside).isEmpty)
+        try? fm.removeItem(atPath: "\(location)/\(level)")
+        try link("\(location)/\(level)", to: outside)
+        return outside
     }
 
-    @Test(arguments: ["snapshot", "snapshot/db", "snapshot/localfile"])
-    func aSymlinkPlantedInACocoonRootIsNotFollowed(_ level: String) throws {
+    /// Each writable directory location, with a symlink planted at each level of it.
+    @Test(arguments: [
+        ("epoch", "epoch"), ("epoch", "epoch/blobs"), ("epoch", "epoch/blobs/sha256"), ("epoch", "epoch/manifests/app"),
+        ("cocoon", "snapshot"), ("cocoon", "snapshot/db"), ("cocoon", "snapshot/localfile"),
+    ])
+    func aSymlinkPlantedInABucketOrRootIsNotFollowed(_ transport: String, _ level: String) throws {
         let scratch = try Scratch()
-        let outside = scratch.path("outside")
-        try fm.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        let root = scratch.path("root")
-        try link("\(root)/\(level)", to: outside)
-        let result = try ferry("copy", "--progress", "none", "cocoon-archive:\(Paths.fixture("cocoon-export.tar"))", "cocoon:\(root)#snap")
-        expectRefused(result, mentioning: ["cocoon:"])
+        let location = scratch.path(transport)
+        let outside = try plantLink(at: level, in: location, scratch)
+        let (source, destination) = transport == "epoch"
+            ? ("\(umoci):v1", "epoch:\(location)#app:v1")
+            : ("cocoon-archive:\(Paths.fixture("cocoon-export.tar"))", "cocoon:\(location)#snap")
+        expectRefused(try ferry("copy", "--progress", "none", source, destination), mentioning: ["\(transport):"])
         #expect(listing(outside).isEmpty)
     }
 
