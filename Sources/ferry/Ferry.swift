@@ -10,58 +10,115 @@ struct Ferry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "Copy OCI images, VM snapshots and cloud disks between every place they live.",
-        discussion: "References: \(Reference.forms.joined(separator: "  ")).",
+        discussion: """
+            A reference names one artifact, a location a whole place:
+
+              \(Reference.forms.joined(separator: "\n  "))
+
+            Examples:
+              ferry copy oci:./layout:v1 oci-archive:app.tar.gz
+              ferry copy cocoon:/var/lib/cocoon#web cocoon-archive:web.tar
+              ferry sync oci:./layout epoch:/srv/bucket
+              ferry help copy
+            """,
         version: "0.1.0",
         subcommands: [Copy.self, Sync.self, Inspect.self, List.self, Verify.self, GC.self])
 
-    /// Runs the command line; usage errors exit 2, failures print `ferry: <what>: <why>` and exit 1.
+    /// Runs the command line: help and version exit 0, usage errors 2, failures 1, each failure
+    /// one line `ferry: <what>: <why>` on stderr (and an `error` event on stdout with `--json`).
     static func main() async {
         BlockingIO.returnLargeBuffersToTheSystem()
-        let command: ParsableCommand
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let invocation = Invocation(arguments: arguments, subcommands: configuration.subcommands.map { $0._commandName })
+        if let script = Completion.script(for: arguments) {
+            FileHandle.standardOutput.write(Data(script.utf8))
+            Foundation.exit(0)
+        }
+        var command: ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try parseAsRoot(arguments)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
-            }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
+            invocation.finish(error)
         }
         do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
-                var syncCommand = command
-                try syncCommand.run()
+                try command.run()
             }
-        } catch let exit as ExitCode {
-            Foundation.exit(exit.rawValue)
         } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
-            }
-            fail("\(error)")
+            invocation.finish(error)
         }
     }
 
     /// Prints one line on stderr and exits 1.
     static func fail(_ message: String) -> Never {
-        let line = message.split(whereSeparator: \.isNewline).joined(separator: " ").printable
-        FileHandle.standardError.write(Data("ferry: \(line)\n".utf8))
-        Foundation.exit(1)
+        Invocation(arguments: Array(CommandLine.arguments.dropFirst()), subcommands: []).fail(message, code: .unknown, status: 1)
     }
 }
 
+/// What the command line asked for, so that a failure can be reported the way it was asked.
+struct Invocation {
+    /// Whether `--json` was given (before any `--`).
+    let json: Bool
+    /// The subcommand named, for the usage hint.
+    let subcommand: String?
+
+    init(arguments: [String], subcommands: [String]) {
+        let options = arguments.prefix { $0 != "--" }
+        json = options.contains("--json")
+        subcommand = options.first { subcommands.contains($0) }
+    }
+
+    /// Ends the process for an error thrown while parsing or running: help and completion answers
+    /// go to stdout with status 0; an argument-parser usage error is one line with status 2.
+    func finish(_ error: Error) -> Never {
+        if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
+        let code = Ferry.exitCode(for: error)
+        if code == .success {
+            let text = Ferry.fullMessage(for: error)
+            FileHandle.standardOutput.write(Data((text.hasSuffix("\n") || text.isEmpty ? text : text + "\n").utf8))
+            Foundation.exit(0)
+        }
+        if code == .validationFailure {
+            var message = Ferry.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "bad usage"
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            message += " (see 'ferry\(subcommand.map { " " + $0 } ?? "") --help')"
+            fail(message, code: .usage, status: 2)
+        }
+        if let storage = error as? StorageError { fail(storage.message, code: storage.code.rawValue, status: 1) }
+        fail("\(error)", code: .unknown, status: 1)
+    }
+
+    /// The error codes of `--json` error events that are not OCI codes.
+    enum LocalCode: String {
+        case usage = "USAGE"
+        case unknown = "UNKNOWN"
+    }
+
+    func fail(_ message: String, code: LocalCode, status: Int32) -> Never {
+        fail(message, code: code.rawValue, status: status)
+    }
+
+    /// One line on stderr, an `error` event on stdout with `--json`, and the exit status.
+    func fail(_ message: String, code: String, status: Int32) -> Never {
+        let line = message.split(whereSeparator: \.isNewline).joined(separator: " ").printable
+        if json { Output.event("error", ["code": code, "message": line, "status": Int(status)]) }
+        Output.error("ferry: \(line)\n")
+        Foundation.exit(status)
+    }
+}
+
+/// A command-line mistake found while checking the arguments: status 2, like argument-parser's own.
+typealias UsageError = ArgumentParser.ValidationError
+
 /// Options that every command moving or reading content shares.
 struct TransferOptions: ParsableArguments {
-    @Option(name: .long, help: "Blobs in flight at once.")
+    @Option(name: .long, help: "Blobs in flight at once (1 to 64).")
     var jobs: Int = 4
 
     func validate() throws {
-        guard jobs >= 1, jobs <= 64 else { throw ArgumentParser.ValidationError("--jobs must be between 1 and 64") }
+        guard jobs >= 1, jobs <= 64 else { throw UsageError("--jobs \(jobs): give a number from 1 to 64") }
     }
 }
 

@@ -6,17 +6,32 @@ import OCI
 extension Ferry {
     struct Inspect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a manifest: its kind (container-image, image-index, snapshot, cloud-image), digest and sizes.")
+            abstract: "Show a manifest: its kind (container-image, image-index, snapshot, cloud-image), digest and sizes.",
+            discussion: """
+                A snapshot read from a cocoon root or export is shown as the artifact a copy would write \
+                (its digest depends on --created or SOURCE_DATE_EPOCH).
 
-        @Argument(help: "The reference to inspect, e.g. oci:DIR:TAG.") var reference: String
+                References: \(Reference.forms.joined(separator: ", ")).
+
+                Examples:
+                  ferry inspect oci:./layout:v1
+                  ferry inspect --raw oci-archive:app.tar@sha256:0123…
+                  ferry inspect --json cocoon:/var/lib/cocoon#web
+                """)
+
+        @Argument(help: "The reference to inspect, e.g. oci:DIR:TAG.", completion: Completion.reference) var reference: String
         @Flag(name: .long, help: "Print the manifest's bytes exactly as stored.") var raw = false
-        @Flag(name: .long, help: "Print one JSON object.") var json = false
+        @Flag(name: .long, help: "Print one JSON object: a summary event with the manifest's fields.") var json = false
+
+        func validate() throws {
+            _ = try Arguments.reference(reference)
+        }
 
         @OptionGroup var network: NetworkOptions
         @OptionGroup var snapshot: SnapshotOptions
 
         func run() async throws {
-            let ref = try Reference(parsing: reference)
+            let ref = try Arguments.reference(reference)
             var backends = network.backends
             backends.snapshot = try snapshot.artifactOptions()
             let store = try backends.open(ref)
@@ -66,6 +81,7 @@ extension Ferry {
 
         /// The `--json` shape: DESIGN.md's fields, plus the artifact type and annotations.
         struct Summary: Encodable {
+            var event = "summary"
             var reference: String
             var digest: String
             var mediaType: String

@@ -20,6 +20,14 @@ enum Output {
         line(String(decoding: data, as: UTF8.self))
     }
 
+    /// Writes one `--json` event: the fields and `event` set to `name` (README, "Machine-readable
+    /// output", lists every event and its fields).
+    static func event(_ name: String, _ fields: [String: Any]) {
+        var object = fields
+        object["event"] = name
+        json(object)
+    }
+
     /// Writes an Encodable value as one JSON line on stdout.
     static func json<T: Encodable>(encoding value: T) throws {
         let encoder = JSONEncoder()

@@ -17,24 +17,28 @@ struct SnapshotOptions: ParsableArguments {
     @Option(name: .long, help: "Read from disk:FILE, a disk larger than this becomes .part layers of this size (bytes, or with K, M, G, T).")
     var partSize: String?
 
+    func validate() throws {
+        _ = try artifactOptions()
+    }
+
     /// The options, with `SOURCE_DATE_EPOCH` when `--created` is not given.
     func artifactOptions(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SnapshotArtifactOptions {
         var date: Date?
         if let created {
             guard let parsed = Self.parseTime(created) else {
-                throw StorageError(.nameInvalid, "--created \(created): not an RFC 3339 time (2026-04-24T00:00:00Z) or Unix seconds, from 1970 to the year 9999")
+                throw UsageError("--created \(created): not an RFC 3339 time (2026-04-24T00:00:00Z) or Unix seconds, from 1970 to the year 9999")
             }
             date = parsed
         } else if let epoch = environment["SOURCE_DATE_EPOCH"], !epoch.isEmpty {
             guard let seconds = Int64(epoch), (0...Self.latestTime).contains(seconds) else {
-                throw StorageError(.nameInvalid, "SOURCE_DATE_EPOCH=\(epoch): not a number of seconds up to \(Self.latestTime) (the year 9999)")
+                throw UsageError("SOURCE_DATE_EPOCH=\(epoch): not a number of seconds up to \(Self.latestTime) (the year 9999)")
             }
             date = Date(timeIntervalSince1970: TimeInterval(seconds))
         }
         var parts: Int64?
         if let partSize {
             guard let bytes = Self.parseSize(partSize), bytes >= 1 << 20 else {
-                throw StorageError(.nameInvalid, "--part-size \(partSize): not a size of at least 1M (e.g. 4G, 512M, 1073741824)")
+                throw UsageError("--part-size \(partSize): not a size of at least 1M (e.g. 4G, 512M, 1073741824)")
             }
             parts = bytes
         }

@@ -7,10 +7,20 @@ extension Ferry {
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy every repository and tag of a layout, archive, bucket, cocoon root or registry.",
-            discussion: "Everything is planned at once: each blob moves once, a compressed archive is read in one pass, and an archive destination is written in one pass. Whole indexes are copied unless --platform picks one.")
+            discussion: """
+                Everything is planned at once: each blob moves once, a compressed archive is read in one \
+                pass, and an archive destination is written in one pass. Whole indexes are copied unless \
+                --platform picks one.
 
-        @Argument(help: "The source location, e.g. oci-archive:FILE or oci:DIR.") var source: String
-        @Argument(help: "The destination location, e.g. oci:DIR or oci-archive:FILE.") var destination: String
+                Locations: \(Location.forms.joined(separator: ", ")).
+
+                Examples:
+                  ferry sync oci-archive:site.tar.gz oci:/srv/layout
+                  ferry sync --json oci:/srv/layout epoch:/srv/bucket
+                """)
+
+        @Argument(help: "The source location, e.g. oci-archive:FILE or oci:DIR.", completion: Completion.reference) var source: String
+        @Argument(help: "The destination location, e.g. oci:DIR or oci-archive:FILE.", completion: Completion.reference) var destination: String
         @OptionGroup var transfer: TransferOptions
         @OptionGroup var output: CopyOutputOptions
         @Option(name: .long, help: "Copy only this platform of each index: os/arch[/variant].") var platform: String?
@@ -18,12 +28,18 @@ extension Ferry {
         @OptionGroup var network: NetworkOptions
         @OptionGroup var snapshot: SnapshotOptions
 
+        func validate() throws {
+            _ = try Arguments.location(source)
+            _ = try Arguments.location(destination)
+            _ = try Arguments.platform(platform)
+        }
+
         func run() async throws {
             var backends = network.backends
             backends.snapshot = try snapshot.artifactOptions()
             try await Ferry.copyEverything(
-                from: try Location(parsing: source), named: source, to: try Location(parsing: destination), named: destination,
-                options: CopyOptions(jobs: transfer.jobs, platform: try platform.map { try Platform(parsing: $0) }, allPlatforms: platform == nil),
+                from: try Arguments.location(source), named: source, to: try Arguments.location(destination), named: destination,
+                options: CopyOptions(jobs: transfer.jobs, platform: try Arguments.platform(platform), allPlatforms: platform == nil),
                 output: output, backends: backends)
         }
     }

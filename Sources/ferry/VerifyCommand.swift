@@ -5,13 +5,27 @@ import OCI
 extension Ferry {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-hash every blob and check that every manifest names only present content; exit 1 on any fault.")
+            abstract: "Re-hash every blob and check that every manifest names only present content; exit 1 on any fault.",
+            discussion: """
+                A reference verifies one artifact and everything it names; a location (oci:DIR, \
+                oci-archive:FILE, epoch:DIR) verifies everything it holds, and for a bucket also its \
+                format: every object hashes to its name and the catalog names only present tags.
 
-        @Argument(help: "A reference (oci:DIR:TAG) or a whole location (oci:DIR).") var target: String
+                Examples:
+                  ferry verify oci:./layout
+                  ferry verify --json epoch:/srv/bucket
+                  ferry verify oci-archive:app.tar.gz:v1
+                """)
+
+        @Argument(help: "A reference (oci:DIR:TAG) or a whole location (oci:DIR).", completion: Completion.reference) var target: String
         @OptionGroup var transfer: TransferOptions
-        @Flag(name: .long, help: "Print one JSON object.") var json = false
+        @Flag(name: .long, help: "Print one JSON object per line: a fault event per fault, a summary last.") var json = false
 
         @OptionGroup var network: NetworkOptions
+
+        func validate() throws {
+            if (try? Reference(parsing: target)) == nil { _ = try Arguments.location(target) }
+        }
 
         func run() async throws {
             let verifier = StorageVerifier(jobs: transfer.jobs)
@@ -24,7 +38,7 @@ extension Ferry {
                 try finish(report)
                 return
             }
-            guard let reference = parsed else { _ = try Location(parsing: target); throw StorageError(.unsupported, "\(target): cannot list everything it holds; name an artifact") }
+            guard let reference = parsed else { throw StorageError(.unsupported, "\(target): cannot list everything it holds; name an artifact") }
             let store = try network.backends.open(reference)
             if reference.selector == nil, reference.repository.isEmpty, let inventory = store as? any Inventory {
                 report = await verifier.verifyEverything(in: inventory)
@@ -46,9 +60,10 @@ extension Ferry {
 
         private func finish(_ report: VerificationReport) throws {
             if json {
-                Output.json([
+                report.faults.forEach { Output.event("fault", ["subject": $0.subject, "problem": $0.problem]) }
+                Output.event("summary", [
                     "target": target, "manifests": report.manifests, "blobs": report.blobs, "bytes": report.bytes,
-                    "faults": report.faults.map { ["subject": $0.subject, "problem": $0.problem] },
+                    "faults": report.faults.count, "ok": report.faults.isEmpty,
                 ])
             } else {
                 for fault in report.faults { Output.error("ferry: \(target): \(fault.description.printable)\n") }

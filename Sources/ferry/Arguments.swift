@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import OCI
+
+/// Reference and location arguments, checked while the command line is parsed: a malformed one
+/// is a usage error (status 2) that names the forms there are.
+enum Arguments {
+    /// `text` as a reference, or a usage error.
+    static func reference(_ text: String) throws -> Reference {
+        do {
+            return try Reference(parsing: text)
+        } catch let error as OCI.ValidationError {
+            throw UsageError(explained(error, forms: Reference.forms))
+        }
+    }
+
+    /// `text` as a location, or a usage error.
+    static func location(_ text: String) throws -> Location {
+        do {
+            return try Location(parsing: text)
+        } catch let error as OCI.ValidationError {
+            throw UsageError(explained(error, forms: Location.forms))
+        }
+    }
+
+    /// `--platform os/arch[/variant]`, or a usage error.
+    static func platform(_ text: String?) throws -> Platform? {
+        guard let text else { return nil }
+        do {
+            return try Platform(parsing: text)
+        } catch {
+            throw UsageError("--platform \(text): write os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8")
+        }
+    }
+
+    /// A validation message that ends with the forms, unless it already lists them.
+    private static func explained(_ error: OCI.ValidationError, forms: [String]) -> String {
+        error.problem.contains("one of:") ? error.description : "\(error.description) (forms: \(forms.joined(separator: ", ")))"
+    }
+}

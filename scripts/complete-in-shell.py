@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Completes a command line in a real interactive shell, as a user pressing TAB would.
+
+usage: complete-in-shell.py SHELL FERRY DIRECTORY LINE
+
+Starts SHELL (bash, zsh or fish) in a pseudo-terminal, loads the completion script that
+`FERRY --generate-completion-script SHELL` prints, changes to DIRECTORY and types LINE. bash and
+zsh: presses TAB and prints the edited line as `<<LINE>>`. fish: prints the candidates that
+`complete -C` gives, one per line, between `<<` and `>>` lines.
+"""
+import os, pty, select, sys, time
+
+shell, ferry, directory, line = sys.argv[1:5]
+env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(ferry)) + ":" + os.environ["PATH"], HOME=directory)
+if shell == "bash":
+    argv = ["bash", "--norc", "--noprofile", "-i"]
+    setup = ("bind -x '\"\\C-x\\C-p\": printf \"\\n<<%%s>>\\n\" \"$READLINE_LINE\"'; "
+             "source <(ferry --generate-completion-script bash); cd %s" % directory)
+elif shell == "zsh":
+    argv = ["zsh", "-f", "-i"]
+    setup = ("autoload -U compinit; compinit -u -D; source <(ferry --generate-completion-script zsh); "
+             "compdef _ferry ferry; show() { zle -I; print -r -- \"<<$BUFFER>>\" }; zle -N show; "
+             "bindkey '^X^P' show; cd %s" % directory)
+elif shell == "fish":
+    argv = ["fish", "--no-config", "-i"]
+    setup = "ferry --generate-completion-script fish | source; cd %s" % directory
+else:
+    sys.exit("unknown shell " + shell)
+
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvpe(argv[0], argv, env)
+
+output = b""
+
+
+def drain(seconds):
+    global output
+    end = time.time() + seconds
+    while time.time() < end:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                output += os.read(fd, 65536)
+            except OSError:
+                return
+
+
+drain(1.0)
+os.write(fd, setup.encode() + b"\n")
+drain(2.0)
+output = b""
+if shell == "fish":
+    os.write(fd, b"echo '<<'; complete -C'" + line.encode() + b"'; echo '>>'\n")
+else:
+    os.write(fd, line.encode() + b"\t")
+    drain(2.0)
+    os.write(fd, b"\x18\x10")
+drain(2.0)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+text = output.decode(errors="replace").replace("\r", "")
+if shell == "fish":
+    start = text.rfind("<<\n")
+    end = text.rfind("\n>>")
+    print("\n".join(l.split("\t")[0] for l in text[start + 3:end].split("\n") if l) if start >= 0 else text)
+else:
+    found = [l for l in text.split("\n") if l.startswith("<<") and l.endswith(">>")]
+    print(found[-1][2:-2] if found else text)
