@@ -1,18 +1,32 @@
 # Ferry: `make demo` runs real copies on the shipped fixtures; `make test` runs the test suite;
-# `make bench` measures copies against skopeo and cp. Each installs what it needs first.
+# `make bench` measures copies against skopeo and cp; `make install` puts the binary, completions
+# and the man page under PREFIX, `make uninstall` takes them away. Each installs what it needs first.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libarchive-dev zlib1g-dev skopeo umoci oci-image-tool python3 python3-venv curl time bc openssl file
+# What building needs; what an installed ferry uses (completions, man); what the tests add.
+BUILD_PACKAGES := libarchive-dev zlib1g-dev
+INSTALL_PACKAGES := $(BUILD_PACKAGES) bash-completion man-db
+APT_PACKAGES := $(INSTALL_PACKAGES) skopeo umoci oci-image-tool python3 python3-venv curl time bc openssl file zsh fish
+DEPS_PACKAGES = $(APT_PACKAGES)
 BUILD_DEBUG := .build/debug/ferry
 BUILD_RELEASE := .build/release/ferry
 
-.PHONY: all deps build release demo test bench clean
+PREFIX ?= /usr/local
+# release for users; the tests install a debug build to check what lands where.
+CONFIGURATION ?= release
+INSTALLED := $(DESTDIR)$(PREFIX)/bin/ferry \
+	$(DESTDIR)$(PREFIX)/share/man/man1/ferry.1 \
+	$(DESTDIR)$(PREFIX)/share/bash-completion/completions/ferry \
+	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_ferry \
+	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferry.fish
+
+.PHONY: all deps build release demo test bench install uninstall clean
 
 all: build
 
 # Installs the system packages the build and the interop tests need (Debian, as root).
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEPS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
@@ -35,7 +49,29 @@ test: deps
 	bash scripts/seaweedfs.sh start "$$state" || { rm -rf "$$state"; exit 1; }; \
 	set -a; . "$$state/env"; set +a; \
 	$(SWIFT) test --skip-build --disable-xctest; status=$$?; \
-	bash scripts/seaweedfs.sh stop "$$state"; rm -rf "$$state"; exit $$status
+	bash scripts/seaweedfs.sh stop "$$state"; rm -rf "$$state"; \
+	[ $$status = 0 ] || exit $$status; \
+	bash scripts/check-install.sh
+
+# The binary, the bash/zsh/fish completions and a man page that argument-parser's generate-manual
+# plugin writes from the same definitions as --help.
+install: DEPS_PACKAGES = $(INSTALL_PACKAGES)
+install: deps
+	$(SWIFT) build -c $(CONFIGURATION) --product ferry
+	$(SWIFT) package plugin generate-manual --configuration $(CONFIGURATION) >/dev/null
+	@set -e; bin="$$($(SWIFT) build -c $(CONFIGURATION) --show-bin-path)/ferry"; \
+	manual=$$(ls -t $$(find .build/plugins -path '*GenerateManual*' -name ferry.1) | head -1); \
+	share="$(DESTDIR)$(PREFIX)/share"; \
+	install -D -m 755 "$$bin" "$(DESTDIR)$(PREFIX)/bin/ferry"; \
+	install -D -m 644 "$$manual" "$$share/man/man1/ferry.1"; \
+	mkdir -p "$$share/bash-completion/completions" "$$share/zsh/site-functions" "$$share/fish/vendor_completions.d"; \
+	"$$bin" --generate-completion-script bash > "$$share/bash-completion/completions/ferry"; \
+	"$$bin" --generate-completion-script zsh > "$$share/zsh/site-functions/_ferry"; \
+	"$$bin" --generate-completion-script fish > "$$share/fish/vendor_completions.d/ferry.fish"; \
+	for f in $(INSTALLED); do echo "installed $$f"; done
+
+uninstall:
+	rm -f $(INSTALLED)
 
 bench: release
 	@bash scripts/bench.sh $(BUILD_RELEASE)
