@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Completes a command line in a real interactive shell, as a user pressing TAB would.
 
-usage: complete-in-shell.py SHELL FERRY DIRECTORY LINE
+usage: complete-in-shell.py SHELL FERRY DIRECTORY LINE...
 
 Starts SHELL (bash, zsh or fish) in a pseudo-terminal, loads the completion script that
-`FERRY --generate-completion-script SHELL` prints, changes to DIRECTORY and types LINE. bash and
-zsh: presses TAB and prints the edited line as `<<LINE>>`. fish: prints the candidates that
-`complete -C` gives, one per line, between `<<` and `>>` lines.
+`FERRY --generate-completion-script SHELL` prints, changes to DIRECTORY and types each LINE.
+Prints one line per LINE: for bash and zsh the line as TAB left it; for fish the candidates that
+`complete -C` gives, separated by spaces.
 """
 import os, pty, select, sys, time
 
-shell, ferry, directory, line = sys.argv[1:5]
+shell, ferry, directory = sys.argv[1:4]
+lines = sys.argv[4:]
 env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(ferry)) + ":" + os.environ["PATH"], HOME=directory)
 if shell == "bash":
     argv = ["bash", "--norc", "--noprofile", "-i"]
@@ -34,10 +35,11 @@ if pid == 0:
 output = b""
 
 
-def drain(seconds):
+def drain(seconds, until=None):
+    """Reads what the shell prints for up to `seconds`, or until `until` has appeared."""
     global output
     end = time.time() + seconds
-    while time.time() < end:
+    while time.time() < end and not (until and until in output):
         ready, _, _ = select.select([fd], [], [], 0.05)
         if ready:
             try:
@@ -47,23 +49,25 @@ def drain(seconds):
 
 
 drain(1.0)
-os.write(fd, setup.encode() + b"\n")
-drain(2.0)
-output = b""
-if shell == "fish":
-    os.write(fd, b"echo '<<'; complete -C'" + line.encode() + b"'; echo '>>'\n")
-else:
-    os.write(fd, line.encode() + b"\t")
-    drain(2.0)
-    os.write(fd, b"\x18\x10")
-drain(2.0)
+os.write(fd, setup.encode() + b"; echo setup-done\n")
+drain(10.0, b"setup-done\r\n")
+for line in lines:
+    output = b""
+    if shell == "fish":
+        os.write(fd, b"echo '<<'; complete -C'" + line.encode() + b"'; echo '>>'\n")
+        drain(10.0, b"\n>>")
+        text = output.decode(errors="replace").replace("\r", "")
+        start, end = text.rfind("<<\n"), text.rfind("\n>>")
+        found = [l.split("\t")[0] for l in text[start + 3:end].split("\n") if l] if start >= 0 else [text]
+        print(" ".join(found) if found else "")
+    else:
+        os.write(fd, line.encode() + b"\t")
+        drain(1.5)
+        os.write(fd, b"\x18\x10")
+        drain(10.0, b">>\r\n")
+        text = output.decode(errors="replace").replace("\r", "")
+        found = [l for l in text.split("\n") if l.startswith("<<") and l.endswith(">>")]
+        print(found[-1][2:-2] if found else text)
+        os.write(fd, b"\x15")
 os.kill(pid, 9)
 os.waitpid(pid, 0)
-text = output.decode(errors="replace").replace("\r", "")
-if shell == "fish":
-    start = text.rfind("<<\n")
-    end = text.rfind("\n>>")
-    print("\n".join(l.split("\t")[0] for l in text[start + 3:end].split("\n") if l) if start >= 0 else text)
-else:
-    found = [l for l in text.split("\n") if l.startswith("<<") and l.endswith(">>")]
-    print(found[-1][2:-2] if found else text)

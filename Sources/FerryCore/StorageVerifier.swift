@@ -6,9 +6,11 @@ public struct Fault: Sendable, CustomStringConvertible, Codable {
     public let subject: String
     public let problem: String
 
+    /// A fault; a problem that starts by naming the subject (an error that names its location)
+    /// does not name it twice.
     public init(subject: String, problem: String) {
         self.subject = subject
-        self.problem = problem
+        self.problem = problem.hasPrefix(subject + ": ") ? String(problem.dropFirst(subject.count + 2)) : problem
     }
 
     public var description: String { "\(subject): \(problem)" }

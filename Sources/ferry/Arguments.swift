@@ -23,6 +23,19 @@ enum Arguments {
         }
     }
 
+    /// `verify`'s argument: a reference, or a location where the two are written differently
+    /// (`epoch:DIR`, `cocoon:ROOT`); a malformed `oci:` reference is not taken for a location.
+    @discardableResult
+    static func target(_ text: String) throws -> Reference? {
+        do {
+            return try reference(text)
+        } catch {
+            guard text.hasPrefix("epoch:") || text.hasPrefix("cocoon:") else { throw error }
+            _ = try location(text)
+            return nil
+        }
+    }
+
     /// `--platform os/arch[/variant]`, or a usage error.
     static func platform(_ text: String?) throws -> Platform? {
         guard let text else { return nil }

@@ -47,6 +47,15 @@ enum Output {
         return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
     }
 
+    /// `25 s`, `4:05`, `1:02:03`: a time left, rounded up to the second.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds < 1e9 else { return "--" }
+        let whole = Int(seconds.rounded(.up))
+        if whole < 60 { return "\(whole) s" }
+        let (hours, minutes, rest) = (whole / 3600, whole / 60 % 60, whole % 60)
+        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, rest) : String(format: "%d:%02d", minutes, rest)
+    }
+
     /// The first 12 hex characters of a digest, as docker shows it.
     static func short(_ digest: CustomStringConvertible) -> String {
         let text = digest.description

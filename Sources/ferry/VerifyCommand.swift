@@ -24,14 +24,14 @@ extension Ferry {
         @OptionGroup var network: NetworkOptions
 
         func validate() throws {
-            if (try? Reference(parsing: target)) == nil { _ = try Arguments.location(target) }
+            _ = try Arguments.target(target)
         }
 
         func run() async throws {
             let verifier = StorageVerifier(jobs: transfer.jobs)
             let report: VerificationReport
             // A reference verifies one artifact; a location (oci:DIR, epoch:DIR) everything in it.
-            let parsed = try? Reference(parsing: target)
+            let parsed = try Arguments.target(target)
             if Self.isLocation(target, parsed: parsed), let location = try? Location(parsing: target),
                let inventory = try network.backends.open(location) as? any Inventory {
                 report = await verifier.verifyEverything(in: inventory)
@@ -66,7 +66,11 @@ extension Ferry {
                     "faults": report.faults.count, "ok": report.faults.isEmpty,
                 ])
             } else {
-                for fault in report.faults { Output.error("ferry: \(target): \(fault.description.printable)\n") }
+                for fault in report.faults {
+                    // A fault about the whole location is already named by it.
+                    let text = fault.subject == target ? fault.description : "\(target): \(fault.description)"
+                    Output.error("ferry: \(text.printable)\n")
+                }
                 let verdict = report.faults.isEmpty ? "ok" : "\(report.faults.count) fault(s)"
                 Output.line("\(target): \(verdict): \(report.manifests) manifest(s), \(report.blobs) blob(s), \(Output.bytes(report.bytes)) verified")
             }

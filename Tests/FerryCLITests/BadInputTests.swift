@@ -24,7 +24,7 @@ import Testing
     func malformedReference(_ reference: String) throws {
         let scratch = try Scratch()
         let result = try ferry("copy", reference, "oci:\(scratch.path("dst"))")
-        expectOneLineFailure(result, mentioning: [reference])
+        expectOneLineFailure(result, mentioning: [reference], status: 2)
         #expect(!FileManager.default.fileExists(atPath: scratch.path("dst")))
     }
 

@@ -78,11 +78,13 @@ import Testing
         repositories["app"]!["tags"] = tags
         catalog["repositories"] = repositories
         try JSONSerialization.data(withJSONObject: catalog).write(to: URL(fileURLWithPath: catalogPath))
-        let young = try ferry("gc", "--json", "epoch:\(bucket)")
-        #expect((jsonLines(young.stdout).first?["garbage"] as? [Any])?.isEmpty == true)
-        let dry = try ferry("gc", "--dry-run", "--grace", "0", "--json", "epoch:\(bucket)")
-        let object = try #require(jsonLines(dry.stdout).first)
-        #expect((object["garbage"] as? [Any])?.count == 3)
+        let young = jsonLines(try ferry("gc", "--json", "epoch:\(bucket)").stdout)
+        #expect(young.last?["event"] as? String == "summary" && young.last?["items"] as? Int == 0)
+        #expect(young.filter { $0["event"] as? String == "spared" }.count == 3)
+        let dry = jsonLines(try ferry("gc", "--dry-run", "--grace", "0", "--json", "epoch:\(bucket)").stdout)
+        #expect(dry.filter { $0["event"] as? String == "garbage" }.count == 3)
+        let object = try #require(dry.last)
+        #expect(object["items"] as? Int == 3)
         #expect(object["bytes"] as? Int == 499 + 734 + 136)
         #expect(try ferry("gc", "--grace", "0", "epoch:\(bucket)").status == 0)
         #expect(try ferry("verify", "epoch:\(bucket)").status == 0)

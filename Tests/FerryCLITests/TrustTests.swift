@@ -303,7 +303,7 @@ import Testing
         }
         let created = try ferry("copy", "--progress", "none", "--created", "9223372036854775807",
                                 "cocoon-archive:\(Paths.fixture("cocoon-export.tar"))", "oci-archive:\(scratch.path("x.tar"))")
-        expectRefused(created, mentioning: ["--created"])
+        expectRefused(created, status: 2, mentioning: ["--created"])
         #expect(!fm.fileExists(atPath: scratch.path("x.tar")))
     }
 
