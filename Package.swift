@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "TarIO", targets: ["TarIO"]),
         .library(name: "Epoch", targets: ["Epoch"]),
         .library(name: "Cocoon", targets: ["Cocoon"]),
+        .library(name: "Distribution", targets: ["Distribution"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,11 +55,21 @@ let package = Package(
                 "OCI", "FerryCore", "TarIO",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        // epoch: the Epoch bucket layout on an object store (a directory; S3 to come).
+        // HTTP pieces the S3 store and the registry client share: pooled clients per trust
+        // setting, failure words, response bodies as byte streams.
+        .target(
+            name: "HTTPSupport",
+            dependencies: [
+                "FerryCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        // epoch: the Epoch bucket layout on an object store (a directory or S3).
         .target(
             name: "Epoch",
             dependencies: [
-                "OCI", "FerryCore",
+                "OCI", "FerryCore", "HTTPSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -72,10 +83,18 @@ let package = Package(
                 "OCI", "FerryCore", "TarIO",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
+        // docker://: the OCI distribution client, one more backend.
+        .target(
+            name: "Distribution",
+            dependencies: [
+                "OCI", "FerryCore", "HTTPSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "OCI", "FerryCore", "Layout", "Epoch", "Cocoon",
+                "OCI", "FerryCore", "Layout", "Epoch", "Cocoon", "Distribution", "HTTPSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -88,5 +107,6 @@ let package = Package(
         .testTarget(name: "TarIOTests", dependencies: ["TarIO", "FerryCore", "OCI"]),
         .testTarget(name: "CocoonTests", dependencies: ["OCI", "FerryCore", "Cocoon", "Layout", "Epoch"]),
         .testTarget(name: "FerryCLITests", dependencies: ["ferry", "OCI", "FerryCore", "Layout"]),
+        .testTarget(name: "DistributionTests", dependencies: ["Distribution", "OCI", "FerryCore", "Layout"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 
 /// The S3 bucket epoch is configured with, read exactly as epoch reads it (FORMATS.md §1.1):
 /// `EPOCH_S3_ENDPOINT`, `_ACCESS_KEY`, `_SECRET_KEY`, `_BUCKET`, `_REGION`, `_SECURE`, `_PREFIX`,
@@ -20,6 +21,11 @@ public struct EpochS3Config: Sendable, CustomStringConvertible {
     public var caCertificatePath: String?
     /// False only when the user opts out of certificate checks (`--tls-verify=false`).
     public var verifiesCertificates = true
+
+    /// What connections to the endpoint trust.
+    public var trust: Trust {
+        Trust(caFiles: caCertificatePath.map { [Trust.CAFile(path: $0, source: "EPOCH_CA_CERT=\($0)")] } ?? [], verifies: verifiesCertificates)
+    }
 
     /// The configuration, or nil when no endpoint is configured at all.
     public static func load(environment: [String: String], readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }) throws -> EpochS3Config? {

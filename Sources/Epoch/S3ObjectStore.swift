@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import FerryCore
+import HTTPSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -34,7 +35,7 @@ public struct S3ObjectStore: ObjectStore {
         self.config = config
         displayName = "epoch:s3://\(config.bucket)"
         signer = SigV4Signer(credentials: config.credentials, region: config.region)
-        self.client = try client ?? S3Clients.client(for: config)
+        self.client = try client ?? HTTPClients.client(for: config.trust)
         self.multipartThreshold = multipartThreshold
         self.partSize = partSize
         self.partsInFlight = max(1, partsInFlight)
@@ -94,32 +95,12 @@ public struct S3ObjectStore: ObjectStore {
                     continue
                 }
                 return Response(status: response.status, headers: response.headers, body: response.body)
-            } catch where retry && attempt < 5 && Self.isTransient(error) {
+            } catch where retry && attempt < 5 && HTTPFailure.isTransient(error) {
                 try await Task.sleep(nanoseconds: UInt64(200_000_000) << (attempt - 1))
             } catch {
-                throw StorageError(.unknown, "\(displayName): \(method.rawValue) \(key ?? ""): \(Self.describe(error))")
+                throw StorageError(.unknown, "\(displayName): \(method.rawValue) \(key ?? ""): \(HTTPFailure.describe(error))")
             }
         }
-    }
-
-    /// Connections refused, reset or timed out; not TLS failures, which a retry cannot mend.
-    private static func isTransient(_ error: Error) -> Bool {
-        if let error = error as? HTTPClientError {
-            return [.remoteConnectionClosed, .readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
-        }
-        return error is NIOConnectionError || error is IOError || error is ChannelError
-    }
-
-    private static func describe(_ error: Error) -> String {
-        let text = String(describing: error)
-        if text.contains("CERTIFICATE_VERIFY_FAILED") {
-            return "the server's TLS certificate is not trusted (name its CA in EPOCH_CA_CERT, or pass --tls-verify=false)"
-        }
-        if text.contains("handshakeFailed") || text.contains("NIOSSL") { return "TLS handshake failed" }
-        if let error = error as? IOError { return "the server is unreachable: \(String(cString: strerror(error.errnoCode)))" }
-        if error is NIOConnectionError { return "cannot connect to the server" }
-        if let error = error as? HTTPClientError { return "\(error)" }
-        return String(describing: error).split(separator: "\n").first.map(String.init) ?? "request failed"
     }
 
     /// Fails with the S3 error code the server sent, naming the key.
@@ -164,11 +145,7 @@ public struct S3ObjectStore: ObjectStore {
         let headers = range.map { [("Range", "bytes=\($0.lowerBound)-\($0.upperBound - 1)")] } ?? []
         let response = try await send(.GET, key: key, headers: headers)
         guard (200..<300).contains(response.status.code) else { throw await failure(response, "GET", key: key) }
-        let iterator = BodyIterator(response.body.makeAsyncIterator())
-        return ByteStream {
-            guard let buffer = try await iterator.next() else { return nil }
-            return Array(buffer.readableBytesView)
-        }
+        return response.body.byteStream()
     }
 
     public func head(_ key: String) async throws -> ObjectInfo? {
@@ -324,13 +301,6 @@ public struct S3ObjectStore: ObjectStore {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         return formatter.date(from: text)
     }
-}
-
-/// The body of one response, read by one stream at a time.
-private final class BodyIterator: @unchecked Sendable {
-    private var iterator: HTTPClientResponse.Body.AsyncIterator
-    init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
-    func next() async throws -> ByteBuffer? { try await iterator.next() }
 }
 
 /// Slots for multipart parts held in memory, shared by every upload of one store.

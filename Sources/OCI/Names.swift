@@ -45,6 +45,18 @@ public enum Names {
         return isValidHost(String(name[..<slash])) && isValidRepository(String(name[name.index(after: slash)...]))
     }
 
+    /// The registry a reference without a host names, as docker and skopeo read it.
+    public static let dockerHub = "docker.io"
+
+    /// The host and the rest of `HOST/NAME…` as skopeo reads it: a first component without a `.`
+    /// or `:` that is not `localhost` is part of the name, and the host is Docker Hub.
+    public static func splitRegistryHost(_ text: String) -> (host: String, rest: String) {
+        guard let slash = text.firstIndex(of: "/") else { return (dockerHub, text) }
+        let first = text[..<slash]
+        guard first.contains(".") || first.contains(":") || first == "localhost" else { return (dockerHub, text) }
+        return (String(first), String(text[text.index(after: slash)...]))
+    }
+
     /// Whether `host` is `domain[:port]` as the distribution reference grammar allows.
     public static func isValidHost(_ host: String) -> Bool {
         var domain = Substring(host)

@@ -29,7 +29,8 @@ public enum Location: Hashable, Sendable {
     case epoch(EpochBucket)
     case cocoon(root: String?)
     case cocoonArchive(path: String)
-    case registry(host: String)
+    /// `docker://HOST[:PORT][/PREFIX]`: a registry, or the repositories under PREFIX.
+    case registry(host: String, prefix: String)
 }
 
 /// One artifact in one place, parsed from the command line forms of DESIGN.md.
@@ -88,14 +89,14 @@ public enum Reference: Hashable, Sendable {
             self = .cocoonArchive(path: rest)
         case "docker":
             guard rest.hasPrefix("//") else { throw ValidationError(input, "a registry reference is docker://HOST[:PORT]/NAME[:TAG|@DIGEST]") }
-            let body = rest.dropFirst(2)
-            guard let slash = body.firstIndex(of: "/") else {
+            let (host, body) = Names.splitRegistryHost(String(rest.dropFirst(2)))
+            let bare = body.prefix { $0 != ":" && $0 != "@" }
+            guard !body.isEmpty, host != Names.dockerHub || body.contains("/") || !(bare.contains(".") || bare == "localhost") else {
                 throw ValidationError(input, "a registry reference needs a repository name after the host")
             }
-            let host = String(body[..<slash])
             guard Names.isValidHost(host) else { throw ValidationError(input, "'\(host)' is not a valid registry host[:port]") }
-            let (name, selector) = try parseNamed(String(body[body.index(after: slash)...]), input: input)
-            self = .registry(host: host, name: name, selector: selector)
+            let (name, selector) = try parseNamed(body, input: input, tagBeforeDigest: true)
+            self = .registry(host: host, name: host == Names.dockerHub && !name.contains("/") ? "library/" + name : name, selector: selector)
         case "disk":
             guard !rest.isEmpty else { throw ValidationError(input, "disk: needs a file path") }
             self = .disk(path: rest)
@@ -125,7 +126,7 @@ public enum Reference: Hashable, Sendable {
 
 extension Location {
     /// The transports and the shape of their locations, for messages.
-    public static let forms = ["oci:DIR", "oci-archive:FILE", "epoch:", "epoch:DIR", "epoch:s3://BUCKET[/PREFIX]", "cocoon:ROOT", "cocoon-archive:FILE", "docker://HOST[:PORT]"]
+    public static let forms = ["oci:DIR", "oci-archive:FILE", "epoch:", "epoch:DIR", "epoch:s3://BUCKET[/PREFIX]", "cocoon:ROOT", "cocoon-archive:FILE", "docker://HOST[:PORT][/PREFIX]"]
 
     /// Parses a location: a reference without the name part.
     public init(parsing input: String) throws {
@@ -142,9 +143,14 @@ extension Location {
             guard !rest.isEmpty else { throw ValidationError(input, "cocoon-archive: needs a file path") }
             self = .cocoonArchive(path: rest)
         case "docker":
-            let host = rest.hasPrefix("//") ? String(rest.dropFirst(2)) : ""
-            guard Names.isValidHost(host) else { throw ValidationError(input, "a registry location is docker://HOST[:PORT]") }
-            self = .registry(host: host)
+            let body = rest.hasPrefix("//") ? rest.dropFirst(2) : ""
+            let host = String(body.prefix { $0 != "/" })
+            let prefix = String(body.dropFirst(host.count).drop { $0 == "/" })
+            guard Names.isValidHost(host) else { throw ValidationError(input, "a registry location is docker://HOST[:PORT][/PREFIX]") }
+            guard prefix.isEmpty || Names.isValidRepository(prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix) else {
+                throw ValidationError(input, "'\(prefix)' is not a valid repository prefix (lowercase, digits, . _ - separators, / between components)")
+            }
+            self = .registry(host: host, prefix: prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix)
         default:
             throw unknownTransport(transport, input: input, forms: Location.forms)
         }
@@ -192,12 +198,18 @@ private func parseLayoutBody(_ body: String, input: String) throws -> (String, M
     return (path, .tag(tag))
 }
 
-/// `NAME[:TAG|@DIGEST]` with a repository name of the distribution grammar.
-private func parseNamed(_ body: String, input: String) throws -> (String, ManifestSelector?) {
+/// `NAME[:TAG|@DIGEST]` with a repository name of the distribution grammar; with
+/// `tagBeforeDigest`, `NAME:TAG@DIGEST` too, the digest pinning what the tag named (as skopeo
+/// reads it).
+private func parseNamed(_ body: String, input: String, tagBeforeDigest: Bool = false) throws -> (String, ManifestSelector?) {
     var name = body
     var selector: ManifestSelector?
     if let at = body.firstIndex(of: "@") {
         name = String(body[..<at])
+        if tagBeforeDigest, let (repository, tag) = Names.splitTag(name) {
+            guard Names.isValidTag(tag) else { throw ValidationError(input, "'\(tag)' is not a valid tag") }
+            name = repository
+        }
         let digestText = String(body[body.index(after: at)...])
         do {
             selector = .digest(try Digest(parsing: digestText))

@@ -1,5 +1,7 @@
 import Cocoon
+import Distribution
 import Epoch
+import HTTPSupport
 import FerryCore
 import Foundation
 import Layout
@@ -14,8 +16,13 @@ struct Backends {
     var snapshot = SnapshotArtifactOptions()
     /// Whether a `disk:` destination that is a block device may be written in place.
     var overwriteDevice = false
+    /// Credentials and transfer settings for `docker://`.
+    var registry = RegistryOptions()
 
-    func open(_ reference: Reference, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
+    /// Which side of a copy a place is: a registry takes that side's credentials.
+    enum Role { case source, destination }
+
+    func open(_ reference: Reference, refNameStyle: RefNameStyle = .bare, role: Role = .source) throws -> any Storage {
         switch reference {
         case .layout(let path, _):
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
@@ -29,12 +36,12 @@ struct Backends {
             return CocoonArchiveStore(file: path, options: snapshot)
         case .disk(let path):
             return DiskStore(file: path, options: snapshot, overwritesDevice: overwriteDevice)
-        default:
-            throw unavailable(reference.transportName)
+        case .registry(let host, _, _):
+            return try openRegistry(host, prefix: "", role: role)
         }
     }
 
-    func open(_ location: Location, refNameStyle: RefNameStyle = .bare) throws -> any Storage {
+    func open(_ location: Location, refNameStyle: RefNameStyle = .bare, role: Role = .source) throws -> any Storage {
         switch location {
         case .layout(let path):
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
@@ -45,8 +52,21 @@ struct Backends {
             return CocoonStore(rootPath: root, options: snapshot)
         case .cocoonArchive(let path):
             return CocoonArchiveStore(file: path, options: snapshot)
-        case .registry: throw unavailable("docker")
+        case .registry(let host, let prefix):
+            return try openRegistry(host, prefix: prefix, role: role)
         }
+    }
+
+    /// A registry, with the credentials of its side of the copy.
+    func openRegistry(_ host: String, prefix: String, role: Role) throws -> any Storage {
+        let creds = role == .source ? registry.sourceCreds : registry.destinationCreds
+        let credentials = CredentialSource(explicit: creds.map(CredentialSource.parse(creds:)), registryToken: registry.registryToken)
+        var trust = Trust(verifies: tlsVerify)
+        if let ca = ProcessInfo.processInfo.environment["EPOCH_CA_CERT"], !ca.isEmpty {
+            trust.caFiles.append(.init(path: ca, source: "EPOCH_CA_CERT=\(ca)"))
+        }
+        return try RegistryStore(host: host, prefix: prefix, credentials: credentials, trust: trust,
+                                 retryTimes: registry.retryTimes, maxChunk: registry.maxChunk)
     }
 
     /// An Epoch bucket: a directory mirror of the bucket's root, found from the reference or from
@@ -76,9 +96,15 @@ struct Backends {
         }
     }
 
-    private func unavailable(_ transport: String) -> StorageError {
-        StorageError(.unsupported, "\(transport): this build of ferry does not support the \(transport) transport yet (oci: is available)")
-    }
+}
+
+/// `docker://` settings from the command line.
+struct RegistryOptions {
+    var sourceCreds: String?
+    var destinationCreds: String?
+    var registryToken: String?
+    var retryTimes = 3
+    var maxChunk: Int64?
 }
 
 extension Reference {

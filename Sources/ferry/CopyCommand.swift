@@ -67,7 +67,7 @@ extension Ferry {
             var tag = destinationTag(source: sourceRef, destination: destinationRef)
             let destinationRepository = destinationRef.repository.isEmpty ? sourceRef.repository : destinationRef.repository
             let sourceStore = try backends.open(sourceRef)
-            let destinationStore = try backends.open(destinationRef, refNameStyle: output.refName)
+            let destinationStore = try backends.open(destinationRef, refNameStyle: output.refName, role: .destination)
             var selector = sourceRef.selector
             if selector == nil, destinationRef.selector == nil {
                 // The source's only manifest: its name travels with it.

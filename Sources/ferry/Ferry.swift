@@ -31,7 +31,7 @@ struct Ferry: AsyncParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let invocation = Invocation(arguments: arguments, subcommands: configuration.subcommands.map { $0._commandName })
         if let script = Completion.script(for: arguments) {
-            FileHandle.standardOutput.write(Data(script.utf8))
+            Output.raw(Array(script.utf8))
             Foundation.exit(0)
         }
         var command: ParsableCommand
@@ -77,7 +77,7 @@ struct Invocation {
         let code = Ferry.exitCode(for: error)
         if code == .success {
             let text = Ferry.fullMessage(for: error)
-            FileHandle.standardOutput.write(Data((text.hasSuffix("\n") || text.isEmpty ? text : text + "\n").utf8))
+            Output.raw(Array((text.hasSuffix("\n") || text.isEmpty ? text : text + "\n").utf8))
             Foundation.exit(0)
         }
         if code == .validationFailure {
@@ -124,9 +124,36 @@ struct TransferOptions: ParsableArguments {
 
 /// Options for the commands that may reach a server.
 struct NetworkOptions: ParsableArguments {
-    @Option(name: .customLong("tls-verify"), help: "Check TLS certificates (`--tls-verify=false` turns the check off). A custom CA comes from EPOCH_CA_CERT.")
+    @Option(name: .customLong("tls-verify"), help: "Check TLS certificates (`--tls-verify=false` turns the check off and lets a registry speak plain HTTP). A custom CA comes from EPOCH_CA_CERT or /etc/containers/certs.d/HOST/.")
     var tlsVerify = true
+    @Option(name: .long, help: "USER[:PASS] for a registry (both sides of a copy).")
+    var creds: String?
+    @Option(name: .customLong("src-creds"), help: "USER[:PASS] for the source registry.")
+    var sourceCreds: String?
+    @Option(name: .customLong("dest-creds"), help: "USER[:PASS] for the destination registry.")
+    var destinationCreds: String?
+    @Option(name: .customLong("registry-token"), help: "A bearer token sent as it is (default: EPOCH_REGISTRY_TOKEN).")
+    var registryToken: String?
+    @Option(name: .customLong("retry-times"), help: "Retries of a registry request that failed on the way (a dropped connection, 5xx, 429).")
+    var retryTimes: Int = 3
+    @Option(name: .customLong("max-chunk"), help: "The largest request body a push sends (e.g. 64M, for a proxy that caps bodies; default: one request per blob).")
+    var maxChunk: String?
+
+    func validate() throws {
+        guard (0...20).contains(retryTimes) else { throw UsageError("--retry-times \(retryTimes): give a number from 0 to 20") }
+        if let maxChunk {
+            guard let bytes = SnapshotOptions.parseSize(maxChunk), bytes >= 1 << 20 else {
+                throw UsageError("--max-chunk \(maxChunk): not a size of at least 1M (e.g. 64M, 1G)")
+            }
+        }
+    }
 
     /// The backends, set up with these options.
-    var backends: Backends { Backends(tlsVerify: tlsVerify) }
+    var backends: Backends {
+        var backends = Backends(tlsVerify: tlsVerify)
+        backends.registry = RegistryOptions(
+            sourceCreds: sourceCreds ?? creds, destinationCreds: destinationCreds ?? creds, registryToken: registryToken,
+            retryTimes: retryTimes, maxChunk: maxChunk.flatMap(SnapshotOptions.parseSize))
+        return backends
+    }
 }

@@ -37,7 +37,7 @@ extension Ferry {
             let store = try backends.open(ref)
             let manifest = try await store.resolveManifest(ref.selector, in: ref.repository)
             if raw {
-                FileHandle.standardOutput.write(Data(manifest.bytes))
+                Output.raw(manifest.bytes)
             } else if json {
                 try Output.json(encoding: Summary(reference: reference, manifest: manifest))
             } else {

@@ -6,12 +6,32 @@ enum Output {
 
     /// Writes one line to stdout.
     static func line(_ text: String) {
-        lock.withLock { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+        lock.withLock { write(Array((text + "\n").utf8), to: 1) }
+    }
+
+    /// Writes to stdout as it is.
+    static func raw(_ bytes: [UInt8]) {
+        lock.withLock { write(bytes, to: 1) }
     }
 
     /// Writes to stderr without a newline.
     static func error(_ text: String) {
-        lock.withLock { FileHandle.standardError.write(Data(text.utf8)) }
+        lock.withLock { write(Array(text.utf8), to: 2) }
+    }
+
+    /// Writes all of `bytes`. A reader that went away (`ferry ls | head -1`) ends the process
+    /// quietly with the status a SIGPIPE would give, as other command-line tools end.
+    private static func write(_ bytes: [UInt8], to descriptor: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE { _exit(128 + SIGPIPE) }
+                return
+            }
+            offset += written
+        }
     }
 
     /// Writes one JSON object as a line on stdout.

@@ -50,7 +50,7 @@ extension Ferry {
         options: CopyOptions, output: CopyOutputOptions, backends: Backends
     ) async throws {
         let sourceStore = try backends.open(source)
-        let destinationStore = try backends.open(destination, refNameStyle: output.refName)
+        let destinationStore = try backends.open(destination, refNameStyle: output.refName, role: .destination)
         var requests = try await CopyRequest.everything(in: sourceStore)
         guard !requests.isEmpty else { throw StorageError(.nameUnknown, "\(sourceName): holds nothing to copy") }
         let intoLayout = destinationStore is any LayoutNaming

@@ -111,11 +111,23 @@ struct ReferenceTests {
     }
 
     @Test func registryWithDigest() throws {
-        #expect(try Reference(parsing: "docker://host/a@sha256:\(hex)")
-            == .registry(host: "host", name: "a", selector: .digest(digest)))
+        #expect(try Reference(parsing: "docker://host.example/a@sha256:\(hex)")
+            == .registry(host: "host.example", name: "a", selector: .digest(digest)))
+        // A tag before the digest is read and dropped: the digest pins the manifest.
+        #expect(try Reference(parsing: "docker://host.example/a:v1@sha256:\(hex)")
+            == .registry(host: "host.example", name: "a", selector: .digest(digest)))
         #expect(try Reference(parsing: "docker://ghcr.io/cocoonstack/windows/win11:25h2")
             == .registry(host: "ghcr.io", name: "cocoonstack/windows/win11", selector: .tag("25h2")))
-        #expect(try Reference(parsing: "docker://host/app") == .registry(host: "host", name: "app", selector: nil))
+        #expect(try Reference(parsing: "docker://localhost/app") == .registry(host: "localhost", name: "app", selector: nil))
+    }
+
+    /// A first component without `.` or `:` (and not `localhost`) is a Docker Hub name.
+    @Test func dockerHubNames() throws {
+        #expect(try Reference(parsing: "docker://alpine") == .registry(host: "docker.io", name: "library/alpine", selector: nil))
+        #expect(try Reference(parsing: "docker://alpine:3.20") == .registry(host: "docker.io", name: "library/alpine", selector: .tag("3.20")))
+        #expect(try Reference(parsing: "docker://bitnami/redis:7") == .registry(host: "docker.io", name: "bitnami/redis", selector: .tag("7")))
+        #expect(try Reference(parsing: "docker://docker.io/alpine") == .registry(host: "docker.io", name: "library/alpine", selector: nil))
+        #expect(try Reference(parsing: "docker://host/app") == .registry(host: "docker.io", name: "host/app", selector: nil))
     }
 
     // MARK: malformed
@@ -133,11 +145,11 @@ struct ReferenceTests {
         // other bad names
         "epoch:a_:v1", "epoch:a//b", "docker://host/a/", "docker://host/_a",
         // docker:// with no name
-        "docker://host", "docker://localhost:5000", "docker://host/", "docker:host/app", "docker://",
-        "docker://:5000/app", "docker://host:99999/app", "docker://ho_st/app",
+        "docker://host.example", "docker://localhost:5000", "docker://host/", "docker:host/app", "docker://",
+        "docker://:5000/app", "docker://host:99999/app", "docker://ho_st.example/app",
         // bad digests after @
         "docker://host/a@sha256:abc", "docker://host/a@md5:\(hex)", "docker://host/a@sha256:\(hex.uppercased())",
-        "epoch:app@sha256:short", "epoch:app@", "docker://host/a:v1@sha256:\(hex)", "oci:DIR:sha256:\(hex)",
+        "epoch:app@sha256:short", "epoch:app@", "oci:DIR:sha256:\(hex)",
         // empty paths and names
         "oci:", "oci-archive:", "disk:", "cocoon-archive:", "cocoon:", "cocoon:/root#", "cocoon:#snap",
         "epoch:", "epoch:/dir#", "oci::v1", "oci:@sha256:\(hex)", "epoch:s3://#app", "epoch:http://x#app",
@@ -192,12 +204,13 @@ struct LocationTests {
     }
 
     @Test func registries() throws {
-        #expect(try Location(parsing: "docker://localhost:5000") == .registry(host: "localhost:5000"))
-        #expect(try Location(parsing: "docker://ghcr.io") == .registry(host: "ghcr.io"))
+        #expect(try Location(parsing: "docker://localhost:5000") == .registry(host: "localhost:5000", prefix: ""))
+        #expect(try Location(parsing: "docker://ghcr.io") == .registry(host: "ghcr.io", prefix: ""))
+        #expect(try Location(parsing: "docker://ghcr.io/team/mirror/") == .registry(host: "ghcr.io", prefix: "team/mirror"))
     }
 
     @Test(arguments: [
-        "DIR", "", "oci:", "oci-archive:", "docker://", "docker:host", "docker://host/app", "docker://host:",
+        "DIR", "", "oci:", "oci-archive:", "docker://", "docker:host", "docker://host/App", "docker://host:",
         "epoch:s3://", "epoch:http://x", "ftp:x", "disk:f.qcow2", "cocoon-archive:",
     ])
     func rejectsMalformed(input: String) {

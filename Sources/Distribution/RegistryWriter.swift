@@ -1,0 +1,143 @@
+import AsyncHTTPClient
+import FerryCore
+import Foundation
+import NIOCore
+import OCI
+
+extension RegistryStore {
+    public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
+        let name = try self.name(repository)
+        let operation = "\(displayName): push blob \(descriptor.digest) to \(name)"
+        let verified = stream.verifying(descriptor)
+        // A blob this registry holds in another repository is mounted, not sent.
+        var location: String?
+        var minimumChunk: Int64?
+        if let from = transport.known.withLock({ $0[descriptor.digest] }), from != name {
+            let mount = try await transport.expect([201, 202], RegistryTransport.Request(
+                method: .POST, path: "/v2/\(name)/blobs/uploads/", query: [("mount", descriptor.digest.description), ("from", from)],
+                headers: [("Content-Length", "0")], scope: .push(name)), operation: operation)
+            await mount.discard()
+            if mount.status.code == 201 {
+                transport.known.withLock { $0[descriptor.digest] = name }
+                return
+            }
+            location = try uploadLocation(mount, operation: operation)
+        }
+        if location == nil {
+            let start = try await transport.expect([202], RegistryTransport.Request(
+                method: .POST, path: "/v2/\(name)/blobs/uploads/", headers: [("Content-Length", "0")], scope: .push(name)), operation: operation)
+            await start.discard()
+            location = try uploadLocation(start, operation: operation)
+            minimumChunk = start.headers.first(name: "OCI-Chunk-Min-Length").flatMap(Int64.init)
+        }
+        guard var url = location else { return }
+        if descriptor.size <= monolithicLimit {
+            // One PUT with the whole (small) blob.
+            let bytes = try await verified.collect(upTo: Int(descriptor.size), what: operation)
+            let done = try await transport.expect([201], RegistryTransport.Request(
+                method: .PUT, path: url, query: [("digest", descriptor.digest.description)],
+                headers: [("Content-Type", "application/octet-stream"), ("Content-Length", "\(bytes.count)")],
+                body: { .bytes(ByteBuffer(bytes: bytes)) }, scope: .push(name)), operation: operation)
+            await done.discard()
+        } else {
+            url = try await sendChunks(of: verified, size: descriptor.size, minimum: minimumChunk, to: url, name: name, operation: operation)
+            let done = try await transport.expect([201], RegistryTransport.Request(
+                method: .PUT, path: url, query: [("digest", descriptor.digest.description)], headers: [("Content-Length", "0")],
+                scope: .push(name)), operation: operation)
+            await done.discard()
+        }
+        transport.known.withLock { $0[descriptor.digest] = name }
+    }
+
+    /// PATCHes the stream in chunks of `--max-chunk` (at least the registry's
+    /// `OCI-Chunk-Min-Length`), or all of it in one PATCH; each with its `Content-Range`. Returns
+    /// the location for the closing PUT.
+    private func sendChunks(of stream: ByteStream, size: Int64, minimum: Int64?, to start: String, name: String, operation: String) async throws -> String {
+        let chunk = max(maxChunk ?? size, minimum ?? 0, 1 << 20)
+        var url = start
+        let source = ChunkSource(stream)
+        var offset: Int64 = 0
+        while offset < size {
+            let length = min(chunk, size - offset)
+            let body = source.next(length)
+            let response = try await transport.expect([202, 204], RegistryTransport.Request(
+                method: .PATCH, path: url,
+                headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + length - 1)"),
+                          ("Content-Length", "\(length)")],
+                body: { .stream(body, length: .known(length)) }, scope: .push(name), retries: false, deadline: .hours(24)),
+                operation: operation)
+            await response.discard()
+            url = try uploadLocation(response, operation: operation)
+            offset += length
+        }
+        return url
+    }
+
+    /// The upload session's URL from `Location`, absolute.
+    private func uploadLocation(_ response: RegistryResponse, operation: String) throws -> String {
+        guard let location = response.headers.first(name: "Location"), let url = URL(string: location, relativeTo: response.url)?.absoluteURL else {
+            throw StorageError(.blobUploadInvalid, "\(operation): the registry gave no upload location")
+        }
+        return url.absoluteString
+    }
+
+    public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
+        let name = try self.name(repository)
+        var reference = manifest.digest.description
+        if case .root(let tag?) = target { reference = tag }
+        let operation = "\(displayName): push manifest \(manifest.digest) to \(name)\(reference == manifest.digest.description ? "" : ":\(reference)")"
+        let bytes = manifest.bytes
+        let response = try await transport.expect([200, 201, 202], RegistryTransport.Request(
+            method: .PUT, path: path(name, "manifests", reference),
+            headers: [("Content-Type", manifest.mediaType), ("Content-Length", "\(bytes.count)")],
+            body: { .bytes(ByteBuffer(bytes: bytes)) }, scope: .push(name)), operation: operation)
+        await response.discard()
+        if let answered = response.headers.first(name: "Docker-Content-Digest"), let digest = try? Digest(parsing: answered), digest != manifest.digest {
+            throw StorageError(.digestInvalid, "\(operation): the registry stored it as \(digest)")
+        }
+    }
+}
+
+/// Cuts one stream into consecutive bodies of given lengths, each an async sequence of buffers.
+final class ChunkSource: @unchecked Sendable {
+    private var iterator: ByteStreamIterator
+
+    init(_ stream: ByteStream) { iterator = ByteStreamIterator(stream) }
+
+    /// The next `length` bytes, as a body for one request; read lazily as the request sends them.
+    func next(_ length: Int64) -> ChunkBody {
+        ChunkBody(source: self, length: length)
+    }
+
+    fileprivate func read(upTo limit: Int64) async throws -> [UInt8]? {
+        guard limit > 0, var chunk = try await iterator.next() else { return nil }
+        if Int64(chunk.count) > limit {
+            iterator.pushBack(Array(chunk[Int(limit)...]))
+            chunk = Array(chunk[..<Int(limit)])
+        }
+        return chunk
+    }
+}
+
+/// `length` bytes of a `ChunkSource`, as a request body.
+struct ChunkBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let source: ChunkSource
+    let length: Int64
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let source: ChunkSource
+        var left: Int64
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard left > 0 else { return nil }
+            guard let chunk = try await source.read(upTo: left) else {
+                throw StorageError(.sizeInvalid, "the blob ended \(left) bytes short of its size")
+            }
+            left -= Int64(chunk.count)
+            return ByteBuffer(bytes: chunk)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: source, left: length) }
+}
