@@ -92,21 +92,23 @@ actor Authenticator {
         return nil
     }
 
-    /// Takes note of a 401's challenge; true when a retry may now succeed.
-    func challenged(by header: String?, scope: Scope) async throws -> Bool {
+    /// Takes note of a 401's challenge to a request that sent `sent` (its `Authorization`, if
+    /// any); true when a retry with what is known now may succeed. Requests run concurrently: a
+    /// token another request fetched meanwhile counts as new.
+    func challenged(by header: String?, scope: Scope, sent: String?) async throws -> Bool {
         guard let header, let challenge = Challenge(header: header) else { return false }
         switch challenge.scheme {
         case "basic":
-            guard basicValue() != nil, !basic else { return false }
+            guard let value = basicValue(), sent != value else { return false }
             basic = true
             return true
         case "bearer":
             if case .bearer = credential { return false }
-            let repeated = bearer == challenge && tokens[scope] != nil
             bearer = challenge
+            if let cached = tokens[scope], cached.expires > Date(), sent != "Bearer \(cached.token)" { return true }
             tokens[scope] = nil
-            if repeated { return false }
-            return try await fetchToken(challenge, scope: scope) != nil
+            guard let token = try await fetchToken(challenge, scope: scope) else { return false }
+            return sent != "Bearer \(token)"
         default:
             return false
         }

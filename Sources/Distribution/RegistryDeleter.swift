@@ -18,7 +18,8 @@ extension RegistryStore {
 
     private func delete(_ kind: String, _ reference: String, in repository: String, what: String) async throws {
         let name = try self.name(repository)
-        let response = try await transport.send(RegistryTransport.Request(method: .DELETE, path: path(name, kind, reference), scope: .delete(name)))
+        let response = try await transport.send(RegistryTransport.Request(
+            method: .DELETE, path: path(name, kind, reference), scope: .delete(name), operation: "\(displayName): delete \(what) in \(name)"))
         let body = (try? await response.collect(upTo: 64 << 10)) ?? []
         switch response.status.code {
         case 200, 202, 204: return

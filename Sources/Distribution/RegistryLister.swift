@@ -27,7 +27,8 @@ extension RegistryStore {
         var pages = 0
         while let current = next, pages < 10_000 {
             pages += 1
-            let response = try await transport.send(RegistryTransport.Request(method: .GET, path: current, query: query, scope: scope))
+            let response = try await transport.send(RegistryTransport.Request(
+                method: .GET, path: current, query: query, scope: scope, operation: "\(displayName): list \(what)"))
             if response.status == .notFound, key == "tags" {
                 await response.discard()
                 throw StorageError(.nameUnknown, "\(displayName): no repository \(path.dropFirst(4).dropLast(10))")

@@ -17,7 +17,8 @@ extension RegistryStore {
         let name = try self.name(repository)
         let reference = selector?.description ?? "latest"
         let request = RegistryTransport.Request(method: .HEAD, path: path(name, "manifests", reference),
-                                                headers: [("Accept", Self.accepted)], scope: .pull(name))
+                                                headers: [("Accept", Self.accepted)], scope: .pull(name),
+                                                operation: "\(displayName): resolve \(name):\(reference)")
         let head = try await transport.send(request)
         if head.status == .notFound {
             throw StorageError(.manifestUnknown, "\(displayName): no manifest \(name)\(selector.map { if case .digest = $0 { "@" } else { ":" } } ?? ":")\(reference)")
@@ -48,8 +49,9 @@ extension RegistryStore {
     /// GETs a manifest: its bytes, checked against `Docker-Content-Digest` when the registry
     /// sends one, and its type.
     func getManifest(name: String, reference: String) async throws -> (bytes: [UInt8], type: String) {
-        let response = try await transport.send(RegistryTransport.Request(method: .GET, path: path(name, "manifests", reference),
-                                                                          headers: [("Accept", Self.accepted)], scope: .pull(name)))
+        let response = try await transport.send(RegistryTransport.Request(
+            method: .GET, path: path(name, "manifests", reference), headers: [("Accept", Self.accepted)], scope: .pull(name),
+            operation: "\(displayName): get manifest \(name):\(reference)"))
         guard response.status == .ok else {
             let body = (try? await response.collect(upTo: 64 << 10)) ?? []
             if response.status == .notFound { throw StorageError(.manifestUnknown, "\(displayName): no manifest \(name):\(reference)") }
@@ -77,7 +79,9 @@ extension RegistryStore {
 
     public func blobExists(_ digest: Digest, in repository: String) async throws -> Bool {
         let name = try self.name(repository)
-        let response = try await transport.send(RegistryTransport.Request(method: .HEAD, path: path(name, "blobs", digest.description), scope: .pull(name), followRedirects: false))
+        let response = try await transport.send(RegistryTransport.Request(
+            method: .HEAD, path: path(name, "blobs", digest.description), scope: .pull(name), followRedirects: false,
+            operation: "\(displayName): check blob \(digest) in \(name)"))
         await response.discard()
         switch response.status.code {
         case 200, 307, 302: return true
@@ -88,8 +92,9 @@ extension RegistryStore {
 
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
         let name = try self.name(repository)
-        let response = try await transport.send(RegistryTransport.Request(method: .HEAD, path: path(name, "manifests", digest.description),
-                                                                          headers: [("Accept", Self.accepted)], scope: .pull(name)))
+        let response = try await transport.send(RegistryTransport.Request(
+            method: .HEAD, path: path(name, "manifests", digest.description), headers: [("Accept", Self.accepted)], scope: .pull(name),
+            operation: "\(displayName): check manifest \(digest) in \(name)"))
         await response.discard()
         switch response.status.code {
         case 200: return true
@@ -142,7 +147,7 @@ struct BlobDownload: Sendable {
         if offset > 0 { headers.append(("Range", "bytes=\(offset)-")) }
         let response = try await store.transport.send(RegistryTransport.Request(
             method: .GET, path: store.path(name, "blobs", descriptor.digest.description), headers: headers, scope: .pull(name),
-            deadline: .seconds(300)))
+            deadline: .seconds(300), operation: "\(store.displayName): get blob \(descriptor.digest)"))
         switch response.status.code {
         case 206 where offset > 0, 200:
             var iterator = ByteStreamIterator(response.body.byteStream())

@@ -89,11 +89,14 @@ final class RegistryTransport: Sendable {
         var followRedirects = true
         /// The whole exchange up to the response's head; the body has the client's read timeout.
         var deadline: TimeAmount = .seconds(120)
+        /// What the request does, for messages (`docker://HOST/NAME: push blob sha256:…`).
+        var operation = ""
     }
 
     /// Sends `request` and returns the first response that is not a challenge, a redirect or a
     /// retryable failure. A response with any other status is the caller's to judge.
     func send(_ request: Request) async throws -> RegistryResponse {
+        let operation = request.operation.isEmpty ? "docker://\(host): \(request.method.rawValue) \(request.path)" : request.operation
         var url = try await baseURL(for: request.path, query: request.query)
         var sameHost = true
         var attempt = 0
@@ -105,8 +108,10 @@ final class RegistryTransport: Sendable {
             outgoing.method = request.method
             outgoing.headers.add(name: "User-Agent", value: "ferry/0.1")
             for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+            var sent: String?
             if sameHost, let authorization = try await authenticator.authorization(for: request.scope) {
                 outgoing.headers.replaceOrAdd(name: "Authorization", value: authorization)
+                sent = authorization
             }
             outgoing.body = request.body?()
             let response: HTTPClientResponse
@@ -117,7 +122,7 @@ final class RegistryTransport: Sendable {
                     try await backoff(attempt, retryAfter: nil)
                     continue
                 }
-                throw StorageError(.unknown, "\(request.method.rawValue) \(url.path): \(HTTPFailure.describe(error, caHint: "EPOCH_CA_CERT or /etc/containers/certs.d/\(host)/"))")
+                throw StorageError(.unknown, "\(operation): \(HTTPFailure.describe(error, caHint: "EPOCH_CA_CERT or /etc/containers/certs.d/\(host)/"))")
             }
             let answer = RegistryResponse(status: response.status, headers: response.headers, body: response.body, url: url)
             let code = Int(response.status.code)
@@ -125,19 +130,21 @@ final class RegistryTransport: Sendable {
                 let body = (try? await answer.collect(upTo: 64 << 10)) ?? []
                 if !authenticated {
                     authenticated = true
-                    if try await authenticator.challenged(by: response.headers.first(name: "WWW-Authenticate"), scope: request.scope) {
+                    if try await authenticator.challenged(by: response.headers.first(name: "WWW-Authenticate"), scope: request.scope, sent: sent) {
                         attempt -= 1
                         continue
                     }
                 }
-                throw RegistryErrors.failure(status: response.status, body: body, operation: "\(request.method.rawValue) \(url.path)")
+                let refused = RegistryErrors.failure(status: response.status, body: body, operation: operation)
+                let hint = sent == nil ? "no credentials were sent (give --creds USER:PASS, or log in with docker or podman)" : "the registry refused the credentials"
+                throw StorageError(.unauthorized, "\(refused.message); \(hint)")
             }
             if [301, 302, 303, 307, 308].contains(code), request.followRedirects {
                 await answer.discard()
                 redirects += 1
                 guard redirects <= 5, let location = response.headers.first(name: "Location"),
                       let next = URL(string: location, relativeTo: url)?.absoluteURL
-                else { throw StorageError(.unknown, "\(request.method.rawValue) \(url.path): a redirect without a usable Location") }
+                else { throw StorageError(.unknown, "\(operation): a redirect without a usable Location") }
                 // Credentials stay with the registry: a presigned URL on a storage host needs none.
                 sameHost = sameHost && next.host == url.host && next.port == url.port
                 url = next
@@ -157,6 +164,8 @@ final class RegistryTransport: Sendable {
     /// Sends `request` and fails unless the status is one of `expected`, with the registry's
     /// own error code and message.
     func expect(_ expected: Set<Int>, _ request: Request, operation: String) async throws -> RegistryResponse {
+        var request = request
+        request.operation = operation
         let response = try await send(request)
         guard expected.contains(Int(response.status.code)) else {
             let body = (try? await response.collect(upTo: 64 << 10)) ?? []

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distribution
 import FerryCore
 import Layout
 import OCI
@@ -54,6 +55,8 @@ extension Ferry {
         var requests = try await CopyRequest.everything(in: sourceStore)
         guard !requests.isEmpty else { throw StorageError(.nameUnknown, "\(sourceName): holds nothing to copy") }
         let intoLayout = destinationStore is any LayoutNaming
+        // docker://HOST/PREFIX takes a layout's unnamed tags into the repository PREFIX.
+        let takesUnnamed = (destinationStore as? RegistryStore).map { !$0.prefix.isEmpty } ?? false
         for index in requests.indices {
             let request = requests[index]
             if intoLayout {
@@ -62,7 +65,7 @@ extension Ferry {
                 if !request.destinationRepository.isEmpty, let tag = request.tag, !tag.contains(":") {
                     requests[index].tag = "\(request.destinationRepository):\(tag)"
                 }
-            } else if request.destinationRepository.isEmpty {
+            } else if request.destinationRepository.isEmpty, !takesUnnamed {
                 throw StorageError(.nameInvalid, "\(sourceName): '\(request.tag ?? "an untagged manifest")' has no repository name for \(destinationName); copy it alone (ferry copy SRC:TAG DST#NAME:TAG) or name it in full (example.com/app:TAG)")
             } else if let tag = request.tag, let split = Names.splitTag(tag) {
                 requests[index].tag = split.tag
