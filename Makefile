@@ -6,7 +6,8 @@ SWIFT ?= swift
 # What building needs; what an installed ferry uses (completions, man); what the tests add.
 BUILD_PACKAGES := libarchive-dev zlib1g-dev
 INSTALL_PACKAGES := $(BUILD_PACKAGES) bash-completion man-db
-APT_PACKAGES := $(INSTALL_PACKAGES) skopeo umoci oci-image-tool python3 python3-venv curl time bc openssl file zsh fish
+APT_PACKAGES := $(INSTALL_PACKAGES) skopeo umoci oci-image-tool python3 python3-venv curl time bc openssl file zsh fish \
+	docker-registry apache2-utils
 DEPS_PACKAGES = $(APT_PACKAGES)
 BUILD_DEBUG := .build/debug/ferry
 BUILD_RELEASE := .build/release/ferry
@@ -42,14 +43,18 @@ release: deps
 demo: build
 	@bash scripts/demo.sh $(BUILD_DEBUG)
 
-# The S3 tests talk to a real SeaweedFS server on 127.0.0.1, started here and stopped by PID.
+# The S3 tests talk to a real SeaweedFS server on 127.0.0.1 and the docker:// tests to CNCF
+# registries (one of them storing on that SeaweedFS), all started here and stopped by PID.
 test: deps
 	$(SWIFT) build --build-tests
 	@state=$$(mktemp -d); \
-	bash scripts/seaweedfs.sh start "$$state" || { rm -rf "$$state"; exit 1; }; \
-	set -a; . "$$state/env"; set +a; \
+	stop() { bash scripts/registry.sh stop "$$state/registry"; bash scripts/seaweedfs.sh stop "$$state/s3"; rm -rf "$$state"; }; \
+	bash scripts/seaweedfs.sh start "$$state/s3" || { stop; exit 1; }; \
+	set -a; . "$$state/s3/env"; set +a; \
+	bash scripts/registry.sh start "$$state/registry" || { stop; exit 1; }; \
+	set -a; . "$$state/registry/env"; set +a; \
 	$(SWIFT) test --skip-build --disable-xctest; status=$$?; \
-	bash scripts/seaweedfs.sh stop "$$state"; rm -rf "$$state"; \
+	stop; \
 	[ $$status = 0 ] || exit $$status; \
 	bash scripts/check-install.sh
 
@@ -63,7 +68,7 @@ install: deps
 	manual=$$(ls -t $$(find .build/plugins -path '*GenerateManual*' -name ferry.1) | head -1); \
 	share="$(DESTDIR)$(PREFIX)/share"; \
 	install -D -m 755 "$$bin" "$(DESTDIR)$(PREFIX)/bin/ferry"; \
-	install -D -m 644 "$$manual" "$$share/man/man1/ferry.1"; \
+	mkdir -p "$$share/man/man1"; sed 's/^$$/.Pp/' "$$manual" > "$$share/man/man1/ferry.1"; chmod 644 "$$share/man/man1/ferry.1"; \
 	mkdir -p "$$share/bash-completion/completions" "$$share/zsh/site-functions" "$$share/fish/vendor_completions.d"; \
 	"$$bin" --generate-completion-script bash > "$$share/bash-completion/completions/ferry"; \
 	"$$bin" --generate-completion-script zsh > "$$share/zsh/site-functions/_ferry"; \

@@ -13,7 +13,8 @@ make --no-print-directory install PREFIX="$prefix" CONFIGURATION=debug >"$log" 2
 "$prefix/bin/ferry" --version >/dev/null || fail "the installed ferry does not run"
 "$prefix/bin/ferry" --help | grep -q "USAGE: ferry <subcommand>" || fail "ferry --help prints no usage"
 
-page=$(MANPATH="$prefix/share/man" man -P cat ferry 2>/dev/null) || fail "man ferry finds no page under $prefix/share/man"
+page=$(MANPATH="$prefix/share/man" man -P cat ferry 2>"$log") || fail "man ferry finds no page under $prefix/share/man"
+[ ! -s "$log" ] || fail "man ferry warns: $(head -3 "$log")"
 for text in "ferry copy" "ferry sync" "--json" "oci-archive:FILE"; do
     grep -qF -- "$text" <<<"$page" || fail "the man page does not mention '$text'"
 done

@@ -23,7 +23,7 @@ extension RegistryStore {
     private func pages(path: String, key: String, scope: Scope, what: String) async throws -> [String] {
         var found: [String] = []
         var next: String? = path
-        var query = [("n", "1000")]
+        var query = [("n", "\(pageSize)")]
         var pages = 0
         while let current = next, pages < 10_000 {
             pages += 1

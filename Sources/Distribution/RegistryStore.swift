@@ -19,13 +19,15 @@ public final class RegistryStore: Storage, Sendable {
     public let monolithicLimit: Int64
     /// The largest request body (`--max-chunk`); nil for one PATCH per blob.
     public let maxChunk: Int64?
+    /// Entries asked for per listing page (`?n=`).
+    public let pageSize: Int
     /// Manifest bytes read while resolving, so that the fetch that follows sends no request.
     let manifestsRead = Mutex<[Digest: [UInt8]]>([:])
 
     /// A store for `host`. `credentials` are asked for this host's credential; `trust` says which
     /// certificates are accepted (the per-registry CA directories are added to it).
     public init(host: String, prefix: String = "", credentials: CredentialSource = CredentialSource(), trust: Trust = Trust(),
-                retryTimes: Int = 3, monolithicLimit: Int64 = 8 << 20, maxChunk: Int64? = nil) throws {
+                retryTimes: Int = 3, monolithicLimit: Int64 = 8 << 20, maxChunk: Int64? = nil, pageSize: Int = 1000) throws {
         self.host = host
         self.prefix = prefix
         displayName = "docker://\(host)\(prefix.isEmpty ? "" : "/" + prefix)"
@@ -34,6 +36,7 @@ public final class RegistryStore: Storage, Sendable {
         transport = try RegistryTransport.shared(host: host, credential: try credentials.credential(for: host), trust: trust, retryTimes: retryTimes)
         self.monolithicLimit = monolithicLimit
         self.maxChunk = maxChunk
+        self.pageSize = max(1, pageSize)
     }
 
     /// The CA files users already keep per registry: `/etc/containers/certs.d/HOST[:PORT]/*.crt`

@@ -1,0 +1,242 @@
+import Foundation
+import OCI
+import Testing
+
+/// docker:// against the CNCF distribution registries `make test` starts (scripts/registry.sh),
+/// with skopeo as the peer, and against scripts/fault-registry.py for what a real registry will
+/// not do on purpose.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["FERRY_TEST_REGISTRY"] != nil, "needs the registries make test starts"))
+struct RegistryCLITests {
+    let environment = ProcessInfo.processInfo.environment
+    var plain: String { environment["FERRY_TEST_REGISTRY"]! }
+    var secure: String { environment["FERRY_TEST_REGISTRY_SECURE"]! }
+    var ca: String { environment["FERRY_TEST_REGISTRY_CA"]! }
+    var password: String { environment["FERRY_TEST_REGISTRY_PASSWORD"]! }
+
+    /// ferry against the plain-HTTP registry (plain HTTP needs --tls-verify=false, as in skopeo).
+    func ferryPlain(_ arguments: String...) throws -> Run {
+        let command = arguments[0]
+        let quiet = ["copy", "sync"].contains(command) ? ["--progress", "none"] : []
+        return try ferry([command, "--tls-verify=false"] + quiet + arguments.dropFirst())
+    }
+
+    func skopeoDigest(_ reference: String) throws -> String? {
+        let result = try run("skopeo", ["inspect", "--tls-verify=false", "--raw", reference])
+        guard result.status == 0 else { return nil }
+        return Digest.compute(Array(result.stdout.utf8)).description
+    }
+
+    func digest(_ result: Run) -> String? {
+        jsonLines(result.stdout).last?["digest"] as? String
+    }
+
+    @Test func anIndexGoesUpAndComesBackAsSkopeoSeesIt() throws {
+        let scratch = try Scratch()
+        let fixture = "oci:\(Paths.fixture("multiarch-layout")):latest"
+        let expected = try #require(digest(try ferry("inspect", "--json", fixture)))
+        let pushed = try ferryPlain("copy", "--all", "--json", fixture, "docker://\(plain)/t1/multi:v1")
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(digest(pushed) == expected)
+        #expect(try skopeoDigest("docker://\(plain)/t1/multi:v1") == expected)
+        let back = try ferryPlain("copy", "--all", "--json", "docker://\(plain)/t1/multi:v1", "oci:\(scratch.path("back")):v1")
+        #expect(back.status == 0 && digest(back) == expected, "\(back.stderr)")
+        #expect(try ferry("verify", "oci:\(scratch.path("back"))").status == 0)
+        let bySkopeo = try run("skopeo", ["copy", "-q", "--all", "--preserve-digests", "--src-tls-verify=false", "docker://\(plain)/t1/multi:v1", "oci:\(scratch.path("sk")):v1"])
+        #expect(bySkopeo.status == 0, "\(bySkopeo.stderr)")
+        #expect(try skopeoDigest("oci:\(scratch.path("sk")):v1") == expected)
+        // By digest, and with a tag before the digest, as skopeo reads it.
+        #expect(digest(try ferryPlain("inspect", "--json", "docker://\(plain)/t1/multi@\(expected)")) == expected)
+        #expect(digest(try ferryPlain("inspect", "--json", "docker://\(plain)/t1/multi:nope@\(expected)")) == expected)
+    }
+
+    @Test func whatSkopeoPushesFerryPulls() throws {
+        let scratch = try Scratch()
+        let source = "oci:\(Paths.fixture("umoci-layout")):v1"
+        let pushed = try run("skopeo", ["copy", "-q", "--preserve-digests", "--dest-tls-verify=false", source, "docker://\(plain)/t2/app:v1"])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let pulled = try ferryPlain("copy", "--json", "docker://\(plain)/t2/app:v1", "oci:\(scratch.path("x")):v1")
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(digest(pulled) == (try skopeoDigest(source)))
+        #expect(try ferry("verify", "oci:\(scratch.path("x"))").status == 0)
+    }
+
+    @Test func snapshotAndCloudImageArtifactsTravelThroughARegistry() throws {
+        let scratch = try Scratch()
+        let export = "cocoon-archive:\(Paths.fixture("cocoon-export.tar"))"
+        let expected = try #require(digest(try ferry("inspect", "--json", "--created", "0", export)))
+        #expect(try ferryPlain("copy", "--created", "0", export, "docker://\(plain)/t3/snap:v1").status == 0)
+        #expect(try skopeoDigest("docker://\(plain)/t3/snap:v1") == expected)
+        let restored = try ferryPlain("copy", "docker://\(plain)/t3/snap:v1", "cocoon:\(scratch.path("root"))#snap")
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(try ferry("ls", "cocoon:\(scratch.path("root"))").stdout == "snap\n")
+
+        var disk = [UInt8](repeating: 0, count: 3 << 20)
+        for index in stride(from: 0, to: disk.count, by: 4096) { disk[index] = UInt8(truncatingIfNeeded: index >> 12) }
+        try Data(disk).write(to: URL(fileURLWithPath: scratch.path("disk.raw")))
+        #expect(try ferryPlain("copy", "--created", "0", "disk:\(scratch.path("disk.raw"))", "docker://\(plain)/t3/disk:v1").status == 0)
+        let back = try ferryPlain("copy", "docker://\(plain)/t3/disk:v1", "disk:\(scratch.path("back.raw"))")
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(FileManager.default.contents(atPath: scratch.path("back.raw")) == Data(disk))
+    }
+
+    @Test func aSecondPushMovesNoBlobAndASecondRepositoryMountsThem() throws {
+        let source = "oci:\(Paths.fixture("umoci-layout")):v1"
+        #expect(try ferryPlain("copy", source, "docker://\(plain)/t4/app:v1").status == 0)
+        let again = jsonLines(try ferryPlain("copy", "--json", source, "docker://\(plain)/t4/app:v1").stdout).last
+        #expect(again?["blobsCopied"] as? Int == 0 && (again?["blobsSkipped"] as? Int ?? 0) > 0)
+        // Registry to another repository of the same registry: mounted, so the copy reads nothing.
+        let mounted = try ferryPlain("copy", "--json", "docker://\(plain)/t4/app:v1", "docker://\(plain)/t4/other:v1")
+        #expect(mounted.status == 0, "\(mounted.stderr)")
+        #expect(try skopeoDigest("docker://\(plain)/t4/other:v1") == (try skopeoDigest(source)))
+    }
+
+    @Test func largeBlobsGoUpInChunksAndDownThroughRedirects() throws {
+        let scratch = try Scratch()
+        let layout = scratch.path("big")
+        #expect(try run("python3", [Paths.genLayout, "--size-mib", "24", "--layers", "1", "--tag", "v1", layout]).status == 0)
+        let expected = try skopeoDigest("oci:\(layout):v1")
+        let chunked = try ferryPlain("copy", "--max-chunk", "4M", "oci:\(layout):v1", "docker://\(plain)/t5/big:v1")
+        #expect(chunked.status == 0, "\(chunked.stderr)")
+        #expect(try skopeoDigest("docker://\(plain)/t5/big:v1") == expected)
+        #expect(try ferryPlain("verify", "docker://\(plain)/t5/big:v1").status == 0)
+        guard let s3 = environment["FERRY_TEST_REGISTRY_S3"] else { return }
+        #expect(try ferryPlain("copy", "oci:\(layout):v1", "docker://\(s3)/t5/big:v1").status == 0)
+        // The registry on S3 answers a blob GET with a redirect to the S3 host.
+        let layer = try #require(try FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256").first)
+        let head = try run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(s3)/v2/t5/big/blobs/sha256:\(layer)"])
+        #expect(head.stdout == "307")
+        let pulled = try ferryPlain("copy", "--json", "docker://\(s3)/t5/big:v1", "oci:\(scratch.path("back")):v1")
+        #expect(pulled.status == 0 && digest(pulled) == expected, "\(pulled.stderr)")
+        #expect(try ferry("verify", "oci:\(scratch.path("back"))").status == 0)
+    }
+
+    @Test func listsAndSyncsWithPrefixes() throws {
+        let scratch = try Scratch()
+        #expect(try ferryPlain("sync", "oci:\(Paths.fixture("umoci-layout"))", "docker://\(plain)/t6/mirror").status == 0)
+        #expect(try ferryPlain("ls", "docker://\(plain)", "t6/mirror").stdout == "v1\nv2\n")
+        let catalog = try ferryPlain("ls", "docker://\(plain)")
+        #expect(catalog.stdout.split(separator: "\n").contains("t6/mirror"), "\(catalog.stdout)")
+        let events = jsonLines(try ferryPlain("ls", "--json", "docker://\(plain)", "t6/mirror").stdout)
+        #expect(events.filter { $0["event"] as? String == "tag" }.count == 2 && events.last?["tags"] as? Int == 2)
+        let synced = try ferryPlain("sync", "docker://\(plain)/t6", "oci:\(scratch.path("back"))")
+        #expect(synced.status == 0, "\(synced.stderr)")
+        #expect(Set(try ferry("ls", "oci:\(scratch.path("back"))", "mirror").stdout.split(separator: "\n")) == ["v1", "v2"])
+        let missing = try ferryPlain("inspect", "docker://\(plain)/t6/mirror:v9")
+        #expect(missing.status == 1 && missing.errorLines.count == 1 && missing.stderr.contains("no manifest t6/mirror:v9"), "\(missing.stderr)")
+    }
+
+    @Test func credentialsInEveryFormAndNeverInOutput() throws {
+        let scratch = try Scratch()
+        let source = "oci:\(Paths.fixture("umoci-layout")):v1"
+        let target = "docker://\(secure)/t7/app:v1"
+        let base = ["EPOCH_CA_CERT=\(ca)", "HOME=\(scratch.path("home"))", "DOCKER_CONFIG=\(scratch.path("docker"))", "REGISTRY_AUTH_FILE="]
+        func push(_ extra: [String], _ arguments: [String] = []) throws -> Run {
+            try run("/usr/bin/env", base + extra + [Paths.ferry, "copy", "--json", "--progress", "none"] + arguments + [source, target])
+        }
+        func expectClean(_ result: Run, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(!(result.stdout + result.stderr).contains(password), sourceLocation: sourceLocation)
+            #expect(!(result.stdout + result.stderr).contains("Authorization"), sourceLocation: sourceLocation)
+        }
+        let anonymous = try push([])
+        #expect(anonymous.status == 1 && anonymous.stderr.contains("no credentials were sent"), "\(anonymous.stderr)")
+        let wrong = try push([], ["--creds", "ferry:not-the-password"])
+        #expect(wrong.status == 1 && wrong.errorLines.count == 1 && wrong.stderr.contains("refused the credentials"), "\(wrong.stderr)")
+        expectClean(wrong)
+        let flag = try push([], ["--dest-creds", "ferry:\(password)"])
+        #expect(flag.status == 0, "\(flag.stderr)")
+        expectClean(flag)
+
+        let auth = Data("ferry:\(password)".utf8).base64EncodedString()
+        try FileManager.default.createDirectory(atPath: scratch.path("docker"), withIntermediateDirectories: true)
+        try Data(#"{"auths":{"\#(secure)":{"auth":"\#(auth)"}}}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("auth.json")))
+        let authFile = try push(["REGISTRY_AUTH_FILE=\(scratch.path("auth.json"))"])
+        #expect(authFile.status == 0, "\(authFile.stderr)")
+        try Data(#"{"auths":{"https://\#(secure)":{"auth":"\#(auth)"}}}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("docker/config.json")))
+        let dockerConfig = try push([])
+        #expect(dockerConfig.status == 0, "\(dockerConfig.stderr)")
+
+        // A docker-credential helper on PATH, named by credHelpers.
+        let bin = scratch.path("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let helper = "#!/bin/sh\nread server\n[ \"$1\" = get ] && printf '{\"ServerURL\":\"%s\",\"Username\":\"ferry\",\"Secret\":\"\(password)\"}' \"$server\"\n"
+        try Data(helper.utf8).write(to: URL(fileURLWithPath: bin + "/docker-credential-ferrytest"))
+        chmod(bin + "/docker-credential-ferrytest", 0o755)
+        try Data(#"{"credHelpers":{"\#(secure)":"ferrytest"}}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("docker/config.json")))
+        let helped = try push(["PATH=\(bin):\(environment["PATH"] ?? "/usr/bin:/bin")"])
+        #expect(helped.status == 0, "\(helped.stderr)")
+        expectClean(helped)
+    }
+
+    @Test func tlsIsVerifiedAgainstTheSystemOrANamedCA() throws {
+        let source = "oci:\(Paths.fixture("umoci-layout")):v1"
+        let untrusted = try ferry("copy", "--progress", "none", "--creds", "ferry:\(password)", source, "docker://\(secure)/t8/app:v1")
+        #expect(untrusted.status == 1 && untrusted.stderr.contains("not trusted"), "\(untrusted.stderr)")
+        let named = try run("/usr/bin/env", ["EPOCH_CA_CERT=\(ca)", Paths.ferry, "copy", "--progress", "none", "--creds", "ferry:\(password)", source, "docker://\(secure)/t8/app:v1"])
+        #expect(named.status == 0, "\(named.stderr)")
+        let unchecked = try ferry("ls", "--tls-verify=false", "--creds", "ferry:\(password)", "docker://\(secure)", "t8/app")
+        #expect(unchecked.stdout == "v1\n", "\(unchecked.stderr)")
+    }
+}
+
+/// A registry that lies, corrupts, drops and fails on purpose (scripts/fault-registry.py).
+@Suite struct RegistryFaultTests {
+    final class FaultRegistry {
+        let child: Child
+        let host: String
+        let log: String
+
+        init(_ scratch: Scratch) throws {
+            log = scratch.path("requests.log")
+            let portFile = scratch.path("port")
+            child = try Child("python3", [Paths.packageRoot.appendingPathComponent("scripts/fault-registry.py").path,
+                                          Paths.fixture("umoci-layout"), portFile, log])
+            var port: String?
+            for _ in 0..<100 where port == nil {
+                port = try? String(contentsOfFile: portFile, encoding: .utf8)
+                if port == nil { usleep(50_000) }
+            }
+            host = "127.0.0.1:\(port ?? "0")"
+        }
+
+        var requests: [String] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+
+        deinit { kill(child.pid, SIGKILL) }
+    }
+
+    func pull(_ registry: FaultRegistry, _ mode: String, into destination: String) throws -> Run {
+        try ferry("copy", "--tls-verify=false", "--progress", "none", "docker://\(registry.host)/\(mode)/app:v1", "oci:\(destination):v1")
+    }
+
+    @Test func aManifestThatIsNotWhatTheRegistrySaysIsRefused() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let result = try pull(registry, "lying", into: scratch.path("dst"))
+        #expect(result.status == 1 && result.errorLines.count == 1 && result.stderr.contains("Docker-Content-Digest"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("dst")))
+    }
+
+    @Test func aBlobThatIsNotItsDigestIsRefusedAndNothingIsTagged() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let result = try pull(registry, "corrupt", into: scratch.path("dst"))
+        #expect(result.status == 1 && result.errorLines.count == 1 && result.stderr.contains("sha256"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("dst")))
+    }
+
+    @Test func aDroppedDownloadContinuesWithRange() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let result = try pull(registry, "dropping", into: scratch.path("dst"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try ferry("verify", "oci:\(scratch.path("dst"))").status == 0)
+        #expect(registry.requests.contains { $0.hasPrefix("GET /v2/dropping/app/blobs/") && $0.contains("bytes=") }, "\(registry.requests)")
+    }
+
+    @Test func serverErrorsAreRetried() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let result = try pull(registry, "flaky", into: scratch.path("dst"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(registry.requests.filter { $0.hasPrefix("GET /v2/flaky/app/manifests/") }.count >= 2)
+    }
+}

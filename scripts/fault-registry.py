@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""A read-only registry over an OCI layout that misbehaves on purpose, for ferry's fault tests.
+
+usage: fault-registry.py LAYOUT PORTFILE LOGFILE
+
+Serves the layout's manifests (by tag and digest) and blobs under any repository name; the
+repository's first component picks a behaviour:
+  good/...       as the spec says
+  lying/...      a manifest GET comes with a Docker-Content-Digest that is not its own (HEAD
+                 names none)
+  corrupt/...    blobs come with one byte changed
+  dropping/...   a blob GET without Range sends half the bytes and closes the connection; a GET
+                 with Range answers 206 with the rest
+  flaky/...      every first request for a path answers 503
+Writes the port it listens on (127.0.0.1, a free one) to PORTFILE and one line per request
+(`METHOD PATH RANGE`) to LOGFILE.
+"""
+import hashlib, http.server, json, os, sys
+
+layout, portfile, logfile = sys.argv[1:4]
+index = json.load(open(os.path.join(layout, "index.json")))
+tags = {m.get("annotations", {}).get("org.opencontainers.image.ref.name"): m for m in index["manifests"]}
+seen = set()
+
+
+def blob(digest):
+    algorithm, hex_ = digest.split(":", 1)
+    path = os.path.join(layout, "blobs", algorithm, hex_)
+    return open(path, "rb").read() if os.path.isfile(path) else None
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def serve(self):
+        with open(logfile, "a") as log:
+            log.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-")))
+        if self.path == "/v2/":
+            return self.answer(200, b"{}", [("Content-Type", "application/json")])
+        parts = self.path.split("?")[0].split("/")
+        if len(parts) < 5 or parts[1] != "v2":
+            return self.answer(404)
+        mode, kind, reference = parts[2], parts[-2], parts[-1]
+        if mode == "flaky" and self.path not in seen:
+            seen.add(self.path)
+            return self.answer(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}')
+        if kind == "manifests":
+            entry = tags.get(reference)
+            digest = entry["digest"] if entry else reference
+            body = blob(digest) if digest.startswith("sha256:") else None
+            if body is None:
+                return self.answer(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}')
+            media = json.loads(body).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+            if mode == "lying":
+                # HEAD names no digest (some registries do not), so the client GETs by tag.
+                claimed = [] if self.command == "HEAD" else [("Docker-Content-Digest", "sha256:" + hashlib.sha256(body + b" ").hexdigest())]
+                return self.answer(200, body, [("Content-Type", media)] + claimed)
+            return self.answer(200, body, [("Content-Type", media), ("Docker-Content-Digest", digest)])
+        if kind == "blobs":
+            body = blob(reference)
+            if body is None:
+                return self.answer(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}')
+            if mode == "corrupt":
+                body = bytes([body[0] ^ 1]) + body[1:]
+            ranged = self.headers.get("Range")
+            if mode == "dropping" and self.command == "GET":
+                if not ranged:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                start = int(ranged.split("=")[1].split("-")[0])
+                return self.answer(206, body[start:], [("Content-Range", "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))])
+            return self.answer(200, body, [("Docker-Content-Digest", reference)])
+        return self.answer(404)
+
+    do_GET = serve
+    do_HEAD = serve
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(portfile + ".tmp", portfile)
+server.serve_forever()
