@@ -3,6 +3,7 @@
 # each on a free port, stopped by PID:
 #   plain    HTTP, filesystem storage, deletes enabled
 #   secure   HTTPS with a certificate from a CA made here, htpasswd Basic auth
+#   token    HTTP, the `auth: token` Bearer flow with scripts/token-issuer.py as the token endpoint
 #   s3       HTTP, storage on the SeaweedFS S3 server `make test` starts (blob GETs answer with a
 #            redirect to a presigned URL on the S3 host); only when FERRY_TEST_S3_ENDPOINT is set
 #   scripts/registry.sh start DIR   start them and write DIR/env with FERRY_TEST_REGISTRY_*
@@ -33,6 +34,10 @@ configure() {
             printf '  filesystem:\n    rootdirectory: %s\n' "$DIR/$name-data"
         fi
         [ "$name" = secure ] && printf 'auth:\n  htpasswd:\n    realm: ferry-test\n    path: %s\n' "$DIR/htpasswd"
+        if [ "$name" = token ]; then
+            printf 'auth:\n  token:\n    realm: http://127.0.0.1:%s/token\n    service: ferry-test-registry\n' "$(cat "$DIR/issuer.port")"
+            printf '    issuer: ferry-test-issuer\n    rootcertbundle: %s\n' "$DIR/token/cert.pem"
+        fi
         true
     } >"$DIR/$name.yml"
 }
@@ -65,7 +70,7 @@ stop_one() {
 }
 
 names() {
-    echo plain secure
+    echo plain secure token
     [ -n "${FERRY_TEST_S3_ENDPOINT:-}" ] && echo s3
     true
 }
@@ -84,6 +89,15 @@ start)
             -CAcreateserial -days 2 -extfile "$DIR/tls/ext" -out "$DIR/tls/server.pem" 2>/dev/null
     fi
     htpasswd -Bbn ferry ferry-registry-secret >"$DIR/htpasswd"
+    mkdir -p "$DIR/token"
+    [ -f "$DIR/token/key.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-test-issuer \
+        -keyout "$DIR/token/key.pem" -out "$DIR/token/cert.pem" 2>/dev/null
+    rm -f "$DIR/issuer.port"
+    python3 scripts/token-issuer.py "$DIR/token/key.pem" "$DIR/token/cert.pem" ferry ferry-registry-secret "$DIR/issuer.port" \
+        >>"$DIR/issuer.log" 2>&1 &
+    echo $! >"$DIR/issuer.pid"
+    for _ in $(seq 100); do [ -f "$DIR/issuer.port" ] && break; sleep 0.05; done
+    [ -f "$DIR/issuer.port" ] || { echo "registry: the token issuer did not start" >&2; cat "$DIR/issuer.log" >&2; exit 1; }
     if [ -n "${FERRY_TEST_S3_ENDPOINT:-}" ]; then
         curl -s -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$FERRY_TEST_S3_ACCESS_KEY:$FERRY_TEST_S3_SECRET_KEY" \
             -X PUT "$FERRY_TEST_S3_ENDPOINT/ferry-registry"
@@ -97,6 +111,7 @@ start)
     {
         echo "FERRY_TEST_REGISTRY=127.0.0.1:$plain"
         echo "FERRY_TEST_REGISTRY_SECURE=127.0.0.1:$secure"
+        echo "FERRY_TEST_REGISTRY_TOKEN_AUTH=127.0.0.1:$token"
         echo "FERRY_TEST_REGISTRY_CA=$DIR/tls/ca.pem"
         echo "FERRY_TEST_REGISTRY_USER=ferry"
         echo "FERRY_TEST_REGISTRY_PASSWORD=ferry-registry-secret"
@@ -112,7 +127,7 @@ restart)
     start_one "$name"
     ;;
 stop)
-    for name in plain secure s3; do stop_one "$name"; done
+    for name in plain secure token s3 issuer; do stop_one "$name"; done
     ;;
 *) echo "usage: $0 start|stop DIR | restart DIR NAME" >&2; exit 2 ;;
 esac

@@ -125,7 +125,7 @@ actor Authenticator {
         if let cached = tokens[scope], cached.expires > Date() { return cached.token }
         guard let realm = challenge.parameters["realm"], var components = URLComponents(string: realm),
               components.scheme == "https" || components.scheme == "http"
-        else { throw StorageError(.unauthorized, "\(host): the registry's token realm is not an http(s) URL") }
+        else { throw StorageError(.unauthorized, "docker://\(host): the registry's token realm is not an http(s) URL") }
         var query = components.queryItems ?? []
         if let service = challenge.parameters["service"] { query.append(URLQueryItem(name: "service", value: service)) }
         var scopes = [scope.text]
@@ -150,16 +150,17 @@ actor Authenticator {
         do {
             response = try await client.execute(request, timeout: .seconds(60))
         } catch {
-            throw StorageError(.unauthorized, "\(host): token endpoint \(components.host ?? "?"): \(HTTPFailure.describe(error))")
+            throw StorageError(.unauthorized, "docker://\(host): token endpoint \(components.host ?? "?"): \(HTTPFailure.describe(error))")
         }
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else {
             let detail = RegistryErrors.describe(Array(body.readableBytesView)) ?? "HTTP \(response.status.code)"
-            throw StorageError(.unauthorized, "\(host): token endpoint: \(detail)")
+            let hint = credential == nil ? " (no credentials were sent: give --creds USER:PASS, or log in with docker or podman)" : ""
+            throw StorageError(.unauthorized, "docker://\(host): token endpoint: \(detail)\(hint)")
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
               let token = (object["token"] as? String) ?? (object["access_token"] as? String), !token.isEmpty
-        else { throw StorageError(.unauthorized, "\(host): the token endpoint answered without a token") }
+        else { throw StorageError(.unauthorized, "docker://\(host): the token endpoint answered without a token") }
         // The spec's default lifetime is 60 s; renew a little early.
         let lifetime = (object["expires_in"] as? Double).map { max(10, $0) } ?? 60
         tokens[scope] = (token, Date().addingTimeInterval(lifetime - 5))

@@ -20,7 +20,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: scratch.path("dst")))
     }
 
-    @Test(arguments: ["oci:", "nowhere", "ftp:x", "oci:dir:Bad Tag!", "docker://host", "epoch:Upper/Case:v1", "oci:dir@sha256:abc"])
+    @Test(arguments: ["oci:", "nowhere", "ftp:x", "oci:dir:Bad Tag!", "docker://host.example", "epoch:Upper/Case:v1", "oci:dir@sha256:abc"])
     func malformedReference(_ reference: String) throws {
         let scratch = try Scratch()
         let result = try ferry("copy", reference, "oci:\(scratch.path("dst"))")

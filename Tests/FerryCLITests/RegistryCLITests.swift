@@ -102,7 +102,10 @@ struct RegistryCLITests {
         guard let s3 = environment["FERRY_TEST_REGISTRY_S3"] else { return }
         #expect(try ferryPlain("copy", "oci:\(layout):v1", "docker://\(s3)/t5/big:v1").status == 0)
         // The registry on S3 answers a blob GET with a redirect to the S3 host.
-        let layer = try #require(try FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256").first)
+        let blobs = layout + "/blobs/sha256"
+        let layer = try #require(try FileManager.default.contentsOfDirectory(atPath: blobs).max {
+            (try? FileManager.default.attributesOfItem(atPath: "\(blobs)/\($0)")[.size] as? Int) ?? 0 < (try? FileManager.default.attributesOfItem(atPath: "\(blobs)/\($1)")[.size] as? Int) ?? 0
+        })
         let head = try run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(s3)/v2/t5/big/blobs/sha256:\(layer)"])
         #expect(head.stdout == "307")
         let pulled = try ferryPlain("copy", "--json", "docker://\(s3)/t5/big:v1", "oci:\(scratch.path("back")):v1")
@@ -165,6 +168,30 @@ struct RegistryCLITests {
         let helped = try push(["PATH=\(bin):\(environment["PATH"] ?? "/usr/bin:/bin")"])
         #expect(helped.status == 0, "\(helped.stderr)")
         expectClean(helped)
+    }
+
+    /// The registry's `auth: token` flow: Basic credentials (or a docker identity token) buy a
+    /// Bearer token per scope at the realm the challenge names.
+    @Test func bearerTokensFromTheChallengesRealm() throws {
+        let scratch = try Scratch()
+        let registry = try #require(environment["FERRY_TEST_REGISTRY_TOKEN_AUTH"])
+        let source = "oci:\(Paths.fixture("umoci-layout")):v1"
+        let base = ["HOME=\(scratch.path("home"))", "DOCKER_CONFIG=\(scratch.path("docker"))", "REGISTRY_AUTH_FILE=", Paths.ferry]
+        func ferryHere(_ arguments: [String]) throws -> Run { try run("/usr/bin/env", base + arguments) }
+        let anonymous = try ferryHere(["copy", "--tls-verify=false", "--progress", "none", source, "docker://\(registry)/t9/app:v1"])
+        #expect(anonymous.status == 1 && anonymous.stderr.contains("token endpoint") && anonymous.stderr.contains("no credentials"), "\(anonymous.stderr)")
+        let wrong = try ferryHere(["copy", "--tls-verify=false", "--progress", "none", "--creds", "ferry:nope", source, "docker://\(registry)/t9/app:v1"])
+        #expect(wrong.status == 1 && wrong.errorLines.count == 1 && wrong.stderr.contains("UNAUTHORIZED"), "\(wrong.stderr)")
+        let right = try ferryHere(["copy", "--tls-verify=false", "--json", "--progress", "none", "--creds", "ferry:\(password)", source, "docker://\(registry)/t9/app:v1"])
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect(!(right.stdout + right.stderr).contains(password))
+        #expect(try ferryHere(["ls", "--tls-verify=false", "--creds", "ferry:\(password)", "docker://\(registry)", "t9/app"]).stdout == "v1\n")
+        #expect(try ferryHere(["ls", "--tls-verify=false", "--creds", "ferry:\(password)", "docker://\(registry)"]).stdout.contains("t9/app"))
+        // An identity token from `docker login`, exchanged with grant_type=refresh_token.
+        try FileManager.default.createDirectory(atPath: scratch.path("docker"), withIntermediateDirectories: true)
+        try Data(#"{"auths":{"\#(registry)":{"identitytoken":"refresh-\#(password)"}}}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("docker/config.json")))
+        let identity = try ferryHere(["copy", "--tls-verify=false", "--progress", "none", "docker://\(registry)/t9/app:v1", "oci:\(scratch.path("back")):v1"])
+        #expect(identity.status == 0, "\(identity.stderr)")
     }
 
     @Test func tlsIsVerifiedAgainstTheSystemOrANamedCA() throws {
