@@ -95,6 +95,9 @@ extension RegistryStore {
         if let answered = response.headers.first(name: "Docker-Content-Digest"), let digest = try? Digest(parsing: answered), digest != manifest.digest {
             throw StorageError(.digestInvalid, "\(operation): the registry stored it as \(digest)")
         }
+        if let subject = manifest.subject, response.headers.first(name: "OCI-Subject") == nil {
+            try await updateFallbackIndex(for: manifest, subject: subject, name: name)
+        }
     }
 }
 

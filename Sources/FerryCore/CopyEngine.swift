@@ -9,11 +9,15 @@ public struct CopyOptions: Sendable {
     public var platform: Platform?
     /// Copy every child of an index instead of picking one platform.
     public var allPlatforms: Bool
+    /// Also copy what refers to the copied manifests (signatures, SBOMs, attestations), and what
+    /// refers to those.
+    public var referrers: Bool
 
-    public init(jobs: Int = 4, platform: Platform? = nil, allPlatforms: Bool = false) {
+    public init(jobs: Int = 4, platform: Platform? = nil, allPlatforms: Bool = false, referrers: Bool = false) {
         self.jobs = max(1, jobs)
         self.platform = platform
         self.allPlatforms = allPlatforms
+        self.referrers = referrers
     }
 }
 
@@ -61,6 +65,7 @@ public struct CopyEngine: Sendable {
             try plan.add(root, graph: try await ArtifactGraph.walk(root, in: endpoint), request: request)
         }
         guard let last = plan.roots.last else { throw StorageError(.nameUnknown, "\(source.displayName): nothing to copy") }
+        if options.referrers { try await addReferrers(to: &plan, from: source) }
         var result = CopyResult(root: last.manifest.descriptor, kind: last.manifest.kind, tag: last.tag, manifests: plan.manifests.count)
         result.tagged = plan.roots.map { ($0.tag, $0.manifest.descriptor) }
         report(.planned(root: last.manifest.descriptor, kind: last.manifest.kind, manifests: plan.manifests.count,

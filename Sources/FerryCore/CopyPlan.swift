@@ -24,6 +24,8 @@ public struct CopyPlan: Sendable {
         public var manifest: Manifest
         public var tag: String?
         public var repository: String
+        /// The repository of the source it comes from.
+        public var sourceRepository: String = ""
     }
 
     /// One blob to move, with the repositories it comes from and goes to.
@@ -53,7 +55,7 @@ public struct CopyPlan: Sendable {
 
     /// Adds one root and the graph under it; fails when the sizes it names add up past Int64.
     mutating func add(_ root: Manifest, graph: ArtifactGraph, request: CopyRequest) throws {
-        roots.append(Root(manifest: root, tag: request.tag, repository: request.destinationRepository))
+        roots.append(Root(manifest: root, tag: request.tag, repository: request.destinationRepository, sourceRepository: request.sourceRepository))
         var knownBlobs = Set(blobs.map { BlobKey(digest: $0.descriptor.digest, repository: $0.destinationRepository) })
         for blob in graph.blobs
         where knownBlobs.insert(BlobKey(digest: blob.digest, repository: request.destinationRepository)).inserted {

@@ -135,6 +135,31 @@ public struct Manifest: Sendable {
         }
     }
 
+    /// The manifest this one refers to (OCI 1.1 `subject`): what a signature or an SBOM is about.
+    public var subject: Descriptor? {
+        switch content {
+        case .image(let m): m.subject
+        case .index(let i): i.subject
+        }
+    }
+
+    /// The top-level annotations, if any.
+    public var annotations: [String: String]? {
+        switch content {
+        case .image(let m): m.annotations
+        case .index(let i): i.annotations
+        }
+    }
+
+    /// The descriptor a referrers list names this manifest by: with its artifact type (the
+    /// config's media type when there is none) and its annotations, as the spec lists them.
+    public var referrerDescriptor: Descriptor {
+        var descriptor = self.descriptor
+        if descriptor.artifactType == nil, case .image(let m) = content { descriptor.artifactType = m.config.mediaType }
+        descriptor.annotations = annotations
+        return descriptor
+    }
+
     /// The manifests an index names (empty for an image manifest).
     public var manifests: [Descriptor] {
         if case .index(let index) = content { return index.manifests }

@@ -29,6 +29,7 @@ extension Ferry {
         @Flag(name: .long, help: "Copy every child of an index, not only the host's platform.") var all = false
         @Option(name: .long, help: "The platform to pick from an index: os/arch[/variant] (default: the host's).") var platform: String?
         @Flag(name: .long, help: "Copy every tag of the source (a layout or archive location) to the destination location.") var allTags = false
+        @Flag(name: .long, help: "Also copy the signatures, SBOMs and attestations that refer to what is copied (and what refers to those).") var referrers = false
         @OptionGroup var output: CopyOutputOptions
         @Flag(name: .long, help: "Write a disk: destination that is a block device in place (it is refused otherwise).") var overwriteDevice = false
 
@@ -57,7 +58,7 @@ extension Ferry {
             if allTags {
                 try await Ferry.copyEverything(
                     from: try Arguments.location(source), named: source, to: try Arguments.location(destination), named: destination,
-                    options: CopyOptions(jobs: transfer.jobs, platform: try Arguments.platform(platform), allPlatforms: all),
+                    options: CopyOptions(jobs: transfer.jobs, platform: try Arguments.platform(platform), allPlatforms: all, referrers: referrers),
                     output: output, backends: backends)
                 return
             }
@@ -80,7 +81,7 @@ extension Ferry {
             }
             let reporter = ProgressReporter(mode: output.progress, json: output.json)
             let engine = CopyEngine(
-                options: CopyOptions(jobs: transfer.jobs, platform: wanted, allPlatforms: all),
+                options: CopyOptions(jobs: transfer.jobs, platform: wanted, allPlatforms: all, referrers: referrers),
                 events: { reporter.handle($0) })
             let result = try await engine.copy(
                 from: CopyEndpoint(sourceStore, repository: sourceRef.repository), selector,

@@ -25,6 +25,7 @@ extension Ferry {
         @OptionGroup var transfer: TransferOptions
         @OptionGroup var output: CopyOutputOptions
         @Option(name: .long, help: "Copy only this platform of each index: os/arch[/variant].") var platform: String?
+        @Flag(name: .long, help: "Also copy the signatures, SBOMs and attestations that refer to what is copied (and what refers to those).") var referrers = false
 
         @OptionGroup var network: NetworkOptions
         @OptionGroup var snapshot: SnapshotOptions
@@ -40,7 +41,7 @@ extension Ferry {
             backends.snapshot = try snapshot.artifactOptions()
             try await Ferry.copyEverything(
                 from: try Arguments.location(source), named: source, to: try Arguments.location(destination), named: destination,
-                options: CopyOptions(jobs: transfer.jobs, platform: try Arguments.platform(platform), allPlatforms: platform == nil),
+                options: CopyOptions(jobs: transfer.jobs, platform: try Arguments.platform(platform), allPlatforms: platform == nil, referrers: referrers),
                 output: output, backends: backends)
         }
     }

@@ -267,3 +267,68 @@ struct RegistryCLITests {
         #expect(registry.requests.filter { $0.hasPrefix("GET /v2/flaky/app/manifests/") }.count >= 2)
     }
 }
+
+/// `--referrers`: what refers to a copied manifest through its `subject` goes along, recursively,
+/// into a registry without a referrers API (the CNCF registry: the tag-schema fallback) and back.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["FERRY_TEST_REGISTRY"] != nil, "needs the registries make test starts"))
+struct ReferrersCLITests {
+    var plain: String { ProcessInfo.processInfo.environment["FERRY_TEST_REGISTRY"]! }
+
+    /// Writes `bytes` as a blob of `layout` and returns its descriptor.
+    func blob(_ bytes: [UInt8], _ mediaType: String, in layout: String) throws -> [String: Any] {
+        let digest = Digest.compute(bytes)
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(digest.encoded)"))
+        return ["mediaType": mediaType, "digest": digest.description, "size": bytes.count]
+    }
+
+    /// The umoci fixture plus a signature of its v1 image and an attestation of that signature,
+    /// both untagged in index.json. Returns the layout, v1's digest and the two referrers' digests.
+    func layoutWithReferrers(_ scratch: Scratch) throws -> (String, String, [String]) {
+        let layout = scratch.path("signed")
+        try FileManager.default.copyItem(atPath: Paths.fixture("umoci-layout"), toPath: layout)
+        let indexURL = URL(fileURLWithPath: layout + "/index.json")
+        var index = try JSONSerialization.jsonObject(with: Data(contentsOf: indexURL)) as! [String: Any]
+        var entries = index["manifests"] as! [[String: Any]]
+        let v1 = entries.first { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == "v1" }!
+        var subject = v1
+        subject["annotations"] = nil
+        var digests: [String] = []
+        for (kind, text) in [("application/vnd.example.signature.v1", "signature"), ("application/vnd.example.attestation.v1", "attestation")] {
+            let config = try blob(Array("{}".utf8), "application/vnd.oci.empty.v1+json", in: layout)
+            let layer = try blob(Array("\(text) of \(subject["digest"]!)".utf8), "application/octet-stream", in: layout)
+            let manifest: [String: Any] = ["schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": kind,
+                                           "config": config, "layers": [layer], "subject": subject]
+            let descriptor = try blob(Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])),
+                                      "application/vnd.oci.image.manifest.v1+json", in: layout)
+            entries.append(descriptor)
+            digests.append(descriptor["digest"] as! String)
+            subject = descriptor
+        }
+        index["manifests"] = entries
+        try JSONSerialization.data(withJSONObject: index).write(to: indexURL)
+        return (layout, v1["digest"] as! String, digests)
+    }
+
+    @Test func referrersGoAlongIntoARegistryAndBack() throws {
+        let scratch = try Scratch()
+        let (layout, image, referrers) = try layoutWithReferrers(scratch)
+        let pushed = try ferry("copy", "--tls-verify=false", "--progress", "none", "--referrers", "oci:\(layout):v1", "docker://\(plain)/t10/app:v1")
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        // The registry has no referrers API: the fallback index names the signature, and the
+        // signature's own fallback index names the attestation.
+        for (subject, referrer) in [(image, referrers[0]), (referrers[0], referrers[1])] {
+            let fallback = try run("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(plain)/t10/app:\(subject.replacingOccurrences(of: ":", with: "-"))"])
+            #expect(fallback.status == 0 && fallback.stdout.contains(referrer), "\(subject): \(fallback.stdout)\(fallback.stderr)")
+        }
+        let back = scratch.path("back")
+        let pulled = try ferry("copy", "--tls-verify=false", "--progress", "none", "--referrers", "docker://\(plain)/t10/app:v1", "oci:\(back):v1")
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let index = try String(contentsOfFile: back + "/index.json", encoding: .utf8)
+        #expect(referrers.allSatisfy(index.contains), "\(index)")
+        #expect(try ferry("verify", "oci:\(back)").status == 0)
+        // Without --referrers only the image travels.
+        let alone = scratch.path("alone")
+        #expect(try ferry("copy", "--tls-verify=false", "--progress", "none", "docker://\(plain)/t10/app:v1", "oci:\(alone):v1").status == 0)
+        #expect(!referrers.contains(where: (try String(contentsOfFile: alone + "/index.json", encoding: .utf8)).contains))
+    }
+}
