@@ -12,6 +12,7 @@ repository's first component picks a behaviour:
   dropping/...   a blob GET without Range sends half the bytes and closes the connection; a GET
                  with Range answers 206 with the rest
   flaky/...      every first request for a path answers 503
+  schema1/...    manifests are answered as Docker schema 1
 Writes the port it listens on (127.0.0.1, a free one) to PORTFILE and one line per request
 (`METHOD PATH RANGE`) to LOGFILE.
 """
@@ -63,6 +64,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if body is None:
                 return self.answer(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}')
             media = json.loads(body).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+            if mode == "schema1":
+                media = "application/vnd.docker.distribution.manifest.v1+prettyjws"
             if mode == "lying":
                 # HEAD names no digest (some registries do not), so the client GETs by tag.
                 claimed = [] if self.command == "HEAD" else [("Docker-Content-Digest", "sha256:" + hashlib.sha256(body + b" ").hexdigest())]

@@ -5,7 +5,12 @@ extension RegistryStore {
     /// `DELETE /v2/NAME/manifests/TAG` (OCI 1.1); registries that cannot delete a tag alone say
     /// so with `UNSUPPORTED`.
     public func deleteTag(_ tag: String, in repository: String) async throws {
-        try await delete("manifests", tag, in: repository, what: "tag \(tag)")
+        do {
+            try await delete("manifests", tag, in: repository, what: "tag \(tag)")
+        } catch let error as StorageError where error.code == .digestInvalid {
+            // Registries before OCI 1.1 (the CNCF registry 2.x) delete manifests by digest only.
+            throw StorageError(.unsupported, "\(displayName): delete tag \(tag): the registry deletes manifests by digest only, not a tag alone")
+        }
     }
 
     public func deleteManifest(_ digest: Digest, in repository: String) async throws {

@@ -259,6 +259,13 @@ struct RegistryCLITests {
         #expect(registry.requests.contains { $0.hasPrefix("GET /v2/dropping/app/blobs/") && $0.contains("bytes=") }, "\(registry.requests)")
     }
 
+    @Test func dockerSchemaOneIsRefusedByName() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let result = try pull(registry, "schema1", into: scratch.path("dst"))
+        #expect(result.status == 1 && result.errorLines.count == 1 && result.stderr.contains("Docker schema 1"), "\(result.stderr)")
+    }
+
     @Test func serverErrorsAreRetried() throws {
         let scratch = try Scratch()
         let registry = try FaultRegistry(scratch)
