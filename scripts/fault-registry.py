@@ -13,18 +13,28 @@ repository's first component picks a behaviour:
                  with Range answers 206 with the rest
   flaky/...      every first request for a path answers 503
   schema1/...    manifests are answered as Docker schema 1
+  resumable/...  takes pushes, keeping them in memory: uploads as the spec says (POST, PATCH with
+                 Content-Range, GET status with Range, PUT ?digest= that checks the bytes); the
+                 first PATCH this server sees is cut off after half its body, what arrived kept
 Writes the port it listens on (127.0.0.1, a free one) to PORTFILE and one line per request
-(`METHOD PATH RANGE`) to LOGFILE.
+(`METHOD PATH RANGE`, and `bytes=N` received for a PATCH) to LOGFILE.
 """
-import hashlib, http.server, json, os, sys
+import hashlib, http.server, json, os, sys, threading, uuid
 
 layout, portfile, logfile = sys.argv[1:4]
 index = json.load(open(os.path.join(layout, "index.json")))
 tags = {m.get("annotations", {}).get("org.opencontainers.image.ref.name"): m for m in index["manifests"]}
 seen = set()
+uploads = {}   # session -> bytearray
+pushed = {}    # digest -> bytes (blobs and manifests pushed to resumable/)
+tagged = {}    # tag -> digest
+cut = {"done": False}
+lock = threading.Lock()
 
 
 def blob(digest):
+    if digest in pushed:
+        return pushed[digest]
     algorithm, hex_ = digest.split(":", 1)
     path = os.path.join(layout, "blobs", algorithm, hex_)
     return open(path, "rb").read() if os.path.isfile(path) else None
@@ -45,9 +55,70 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def serve(self):
+    def log_request_line(self, extra=""):
         with open(logfile, "a") as log:
-            log.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-")))
+            log.write("%s %s %s%s\n" % (self.command, self.path, self.headers.get("Range", "-"), extra))
+
+    def upload(self, parts):
+        """resumable/: the upload endpoints."""
+        base = "/v2/" + "/".join(parts[2:parts.index("blobs")]) + "/blobs/uploads/"
+        session = parts[-1]
+        if self.command == "POST":
+            session = str(uuid.uuid4())
+            uploads[session] = bytearray()
+            self.log_request_line()
+            return self.answer(202, b"", [("Location", base + session), ("Range", "0-0")])
+        if session not in uploads:
+            self.log_request_line()
+            return self.answer(404, b'{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"unknown upload"}]}')
+        data = uploads[session]
+        if self.command == "GET":
+            self.log_request_line()
+            return self.answer(204, b"", [("Location", base + session), ("Range", "0-%d" % max(0, len(data) - 1))])
+        if self.command == "PATCH":
+            start = int(self.headers.get("Content-Range", "0-0").split("-")[0])
+            length = int(self.headers.get("Content-Length", "0"))
+            if start != len(data):
+                self.rfile.read(length)
+                self.log_request_line(" bytes=0")
+                return self.answer(416, b'{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"out of order"}]}')
+            with lock:
+                cutting = not cut["done"]
+                cut["done"] = True
+            if cutting:
+                data += self.rfile.read(length // 2)
+                self.log_request_line(" bytes=%d" % (length // 2))
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            data += self.rfile.read(length)
+            self.log_request_line(" bytes=%d" % length)
+            return self.answer(202, b"", [("Location", base + session), ("Range", "0-%d" % (len(data) - 1))])
+        if self.command == "PUT":
+            query = dict(q.split("=", 1) for q in self.path.split("?", 1)[1].split("&")) if "?" in self.path else {}
+            length = int(self.headers.get("Content-Length", "0"))
+            data += self.rfile.read(length)
+            self.log_request_line(" bytes=%d" % length)
+            digest = query.get("digest", "").replace("%3A", ":")
+            if "sha256:" + hashlib.sha256(bytes(data)).hexdigest() != digest:
+                return self.answer(400, b'{"errors":[{"code":"DIGEST_INVALID","message":"digest mismatch"}]}')
+            pushed[digest] = bytes(data)
+            del uploads[session]
+            return self.answer(201, b"", [("Docker-Content-Digest", digest)])
+        return self.answer(405)
+
+    def serve(self):
+        parts = self.path.split("?")[0].split("/")
+        if "uploads" in parts and len(parts) > 2 and parts[2] == "resumable":
+            return self.upload(parts)
+        if self.command == "PUT" and len(parts) > 4 and parts[2] == "resumable" and parts[-2] == "manifests":
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            pushed[digest] = body
+            tagged[parts[-1]] = digest
+            self.log_request_line()
+            return self.answer(201, b"", [("Docker-Content-Digest", digest)])
+        self.log_request_line()
         if self.path == "/v2/":
             return self.answer(200, b"{}", [("Content-Type", "application/json")])
         parts = self.path.split("?")[0].split("/")
@@ -60,6 +131,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "manifests":
             entry = tags.get(reference)
             digest = entry["digest"] if entry else reference
+            if mode == "resumable":
+                digest = tagged.get(reference, reference)
             body = blob(digest) if digest.startswith("sha256:") else None
             if body is None:
                 return self.answer(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}')
@@ -72,6 +145,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(200, body, [("Content-Type", media)] + claimed)
             return self.answer(200, body, [("Content-Type", media), ("Docker-Content-Digest", digest)])
         if kind == "blobs":
+            if mode == "resumable" and reference not in pushed:
+                return self.answer(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}')
             body = blob(reference)
             if body is None:
                 return self.answer(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}')
@@ -95,6 +170,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = serve
     do_HEAD = serve
+    do_POST = serve
+    do_PATCH = serve
+    do_PUT = serve
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -19,6 +19,8 @@ public final class RegistryStore: Storage, Sendable {
     public let monolithicLimit: Int64
     /// The largest request body (`--max-chunk`); nil for one PATCH per blob.
     public let maxChunk: Int64?
+    /// Unfinished uploads, remembered across runs.
+    let journal: UploadJournal
     /// Entries asked for per listing page (`?n=`).
     public let pageSize: Int
     /// Manifest bytes read while resolving, so that the fetch that follows sends no request.
@@ -37,6 +39,7 @@ public final class RegistryStore: Storage, Sendable {
         self.monolithicLimit = monolithicLimit
         self.maxChunk = maxChunk
         self.pageSize = max(1, pageSize)
+        journal = UploadJournal(environment: credentials.environment)
     }
 
     /// The CA files users already keep per registry: `/etc/containers/certs.d/HOST[:PORT]/*.crt`

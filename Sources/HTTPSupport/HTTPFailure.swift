@@ -24,7 +24,15 @@ public enum HTTPFailure {
         if text.contains("handshakeFailed") || text.contains("NIOSSL") { return "TLS handshake failed" }
         if let error = error as? IOError { return "the server is unreachable: \(String(cString: strerror(error.errnoCode)))" }
         if error is NIOConnectionError { return "cannot connect to the server" }
-        if let error = error as? HTTPClientError { return "\(error)" }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .remoteConnectionClosed: return "the server closed the connection in the middle of the request"
+            case .readTimeout: return "the server sent nothing for too long"
+            case .connectTimeout: return "the server did not accept a connection in time"
+            case .deadlineExceeded: return "the request took longer than its deadline"
+            default: return "\(error)"
+            }
+        }
         return text.split(separator: "\n").first.map(String.init) ?? "request failed"
     }
 }

@@ -259,6 +259,40 @@ struct RegistryCLITests {
         #expect(registry.requests.contains { $0.hasPrefix("GET /v2/dropping/app/blobs/") && $0.contains("bytes=") }, "\(registry.requests)")
     }
 
+    /// A push cut off in the middle of a blob (the registry keeps what arrived, as the spec lets
+    /// it) continues on the rerun from the offset the registry holds: the journal under
+    /// XDG_CACHE_HOME remembers the session, the rerun sends only the rest, the tag comes last.
+    @Test func anInterruptedPushContinuesWhereTheRegistryStopped() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let layout = scratch.path("big")
+        #expect(try run("python3", [Paths.genLayout, "--size-mib", "24", "--layers", "1", "--tag", "v1", layout]).status == 0)
+        let layer = try #require(try FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256").map { "\(layout)/blobs/sha256/\($0)" }
+            .max { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 < (try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0 })
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: layer)[.size] as? Int)
+        let push = ["/usr/bin/env", "XDG_CACHE_HOME=\(scratch.path("cache"))", Paths.ferry, "copy", "--tls-verify=false", "--progress", "none",
+                    "--max-chunk", "4M", "oci:\(layout):v1", "docker://\(registry.host)/resumable/app:v1"]
+        func patched(_ lines: [String]) -> Int {
+            lines.filter { $0.hasPrefix("PATCH ") }.compactMap { $0.split(separator: "=").last.flatMap { Int($0) } }.reduce(0, +)
+        }
+        let first = try run(push[0], Array(push.dropFirst()))
+        #expect(first.status == 1 && first.errorLines.count == 1 && first.stderr.contains("closed the connection"), "\(first.stderr)")
+        let before = registry.requests
+        #expect(!before.contains { $0.contains("/manifests/v1") }, "no tag before everything is there")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("cache/ferry/uploads")).count == 1)
+        let held = patched(before)
+        #expect(held > 0 && held < size)
+
+        let second = try run(push[0], Array(push.dropFirst()))
+        #expect(second.status == 0, "\(second.stderr)")
+        let rerun = Array(registry.requests.dropFirst(before.count))
+        #expect(patched(rerun) == size - held, "the rerun sends only what the registry lacks")
+        #expect(rerun.last?.hasPrefix("PUT /v2/resumable/app/manifests/v1") == true, "the tag comes last: \(rerun)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("cache/ferry/uploads")).isEmpty)
+        let back = try pull(registry, "resumable", into: scratch.path("back"))
+        #expect(back.status == 0, "\(back.stderr)")
+    }
+
     @Test func dockerSchemaOneIsRefusedByName() throws {
         let scratch = try Scratch()
         let registry = try FaultRegistry(scratch)
