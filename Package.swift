@@ -107,6 +107,8 @@ let package = Package(
         .testTarget(name: "TarIOTests", dependencies: ["TarIO", "FerryCore", "OCI"]),
         .testTarget(name: "CocoonTests", dependencies: ["OCI", "FerryCore", "Cocoon", "Layout", "Epoch"]),
         .testTarget(name: "FerryCLITests", dependencies: ["ferry", "OCI", "FerryCore", "Layout"]),
-        .testTarget(name: "DistributionTests", dependencies: ["Distribution", "HTTPSupport", "OCI", "FerryCore", "Layout"]),
+        .testTarget(
+            name: "DistributionTests",
+            dependencies: ["Distribution", "HTTPSupport", "OCI", "FerryCore", "Layout", "Cocoon", .product(name: "SystemPackage", package: "swift-system")]),
     ]
 )
