@@ -160,3 +160,22 @@ read -r t _ r < <(measure_once aws --endpoint-url "$FERRY_TEST_S3_ENDPOINT" s3 c
 printf '\nferry bench: epoch:s3:// on SeaweedFS (127.0.0.1), the same layout\n'
 printf '%s\n' "${s3_rows[@]}"
 printf '  upload: ferry takes %.2fx the time of the aws CLI; download: %.2fx\n' "$(echo "$t_ferry_up / $t_aws_up" | bc -l)" "$(echo "$t_ferry_down / $t_aws_down" | bc -l)"
+
+# Registries: oci: -> docker:// and back against the CNCF registry on 127.0.0.1 (filesystem
+# storage), beside `skopeo copy --preserve-digests` of the same layout, in the same run.
+regstate="$WORK/registry"
+bash scripts/registry.sh start "$regstate" >/dev/null
+trap 'bash scripts/registry.sh stop "$regstate"; bash scripts/seaweedfs.sh stop "$s3state"; rm -rf "$WORK"' EXIT
+set -a; . "$regstate/env"; set +a
+reg_rows=()
+regrow() { reg_rows+=("$(printf '  %-44s %7.2f s  %6.1f MiB RSS' "$1" "$2" "$(echo "$3/1024" | bc -l)")"); }
+read -r t _ r < <(measure_once "$FERRY" copy --tls-verify=false --progress none "oci:$WORK/src:bench" "docker://$FERRY_TEST_REGISTRY/bench/ferry:bench"); regrow "ferry oci: -> docker://" "$t" "$r"; t_ferry_push=$t
+read -r t _ r < <(measure_once skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$WORK/src:bench" "docker://$FERRY_TEST_REGISTRY/bench/skopeo:bench"); regrow "skopeo oci: -> docker://" "$t" "$r"; t_skopeo_push=$t
+rm -rf "$WORK/back"; sync
+read -r t _ r < <(measure_once "$FERRY" copy --tls-verify=false --progress none "docker://$FERRY_TEST_REGISTRY/bench/ferry:bench" "oci:$WORK/back:bench"); regrow "ferry docker:// -> oci:" "$t" "$r"; t_ferry_pull=$t
+rm -rf "$WORK/back-skopeo"; sync
+read -r t _ r < <(measure_once skopeo copy -q --preserve-digests --src-tls-verify=false "docker://$FERRY_TEST_REGISTRY/bench/skopeo:bench" "oci:$WORK/back-skopeo:bench"); regrow "skopeo docker:// -> oci:" "$t" "$r"; t_skopeo_pull=$t
+"$FERRY" verify "oci:$WORK/back:bench" >/dev/null
+printf '\nferry bench: docker:// on the CNCF registry (127.0.0.1, plain HTTP), the same layout\n'
+printf '%s\n' "${reg_rows[@]}"
+printf '  push: ferry %.2fx faster than skopeo; pull: %.2fx faster\n' "$(echo "$t_skopeo_push / $t_ferry_push" | bc -l)" "$(echo "$t_skopeo_pull / $t_ferry_pull" | bc -l)"
