@@ -13,11 +13,14 @@ repository's first component picks a behaviour:
                  with Range answers 206 with the rest
   flaky/...      every first request for a path answers 503
   schema1/...    manifests are answered as Docker schema 1
+  redirecting/...  a blob GET answers 307 to the same blob under good/ on `localhost` (another
+                 host name for this server), as a registry on S3 redirects to a presigned URL
   resumable/...  takes pushes, keeping them in memory: uploads as the spec says (POST, PATCH with
                  Content-Range, GET status with Range, PUT ?digest= that checks the bytes); the
                  first PATCH this server sees is cut off after half its body, what arrived kept
 Writes the port it listens on (127.0.0.1, a free one) to PORTFILE and one line per request
-(`METHOD PATH RANGE`, and `bytes=N` received for a PATCH) to LOGFILE.
+(`METHOD PATH RANGE auth=SCHEME|-`, and `bytes=N` received for a PATCH) to LOGFILE, the host
+the request named first: `HOST METHOD PATH …`.
 """
 import hashlib, http.server, json, os, sys, threading, uuid
 
@@ -56,8 +59,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_request_line(self, extra=""):
+        auth = (self.headers.get("Authorization") or "-").split(" ")[0]
         with open(logfile, "a") as log:
-            log.write("%s %s %s%s\n" % (self.command, self.path, self.headers.get("Range", "-"), extra))
+            log.write("%s %s %s %s auth=%s%s\n" % (self.headers.get("Host", "-").split(":")[0], self.command, self.path,
+                                                  self.headers.get("Range", "-"), auth, extra))
 
     def upload(self, parts):
         """resumable/: the upload endpoints."""
@@ -145,6 +150,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(200, body, [("Content-Type", media)] + claimed)
             return self.answer(200, body, [("Content-Type", media), ("Docker-Content-Digest", digest)])
         if kind == "blobs":
+            if mode == "redirecting":
+                target = "http://localhost:%d/v2/good/%s/blobs/%s?signature=presigned" % (
+                    self.server.server_address[1], "/".join(parts[3:-2]), reference)
+                return self.answer(307, b"", [("Location", target)])
             if mode == "resumable" and reference not in pushed:
                 return self.answer(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}')
             body = blob(reference)

@@ -79,15 +79,7 @@ case "$cmd" in
 start)
     command -v docker-registry >/dev/null || { echo "registry: docker-registry is not installed (make deps)" >&2; exit 1; }
     mkdir -p "$DIR/tls"
-    if [ ! -f "$DIR/tls/ca.pem" ]; then
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-registry-test-ca \
-            -keyout "$DIR/tls/ca.key" -out "$DIR/tls/ca.pem" 2>/dev/null
-        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$DIR/tls/server.key" \
-            -out "$DIR/tls/server.csr" 2>/dev/null
-        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$DIR/tls/ext"
-        openssl x509 -req -in "$DIR/tls/server.csr" -CA "$DIR/tls/ca.pem" -CAkey "$DIR/tls/ca.key" \
-            -CAcreateserial -days 2 -extfile "$DIR/tls/ext" -out "$DIR/tls/server.pem" 2>/dev/null
-    fi
+    bash scripts/test-ca.sh "$DIR/tls"
     htpasswd -Bbn ferry ferry-registry-secret >"$DIR/htpasswd"
     mkdir -p "$DIR/token"
     [ -f "$DIR/token/key.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-test-issuer \

@@ -60,6 +60,25 @@ public struct StorageVerifier: Sendable {
         return report
     }
 
+    /// Verifies what every tag of every repository reaches, for a place that lists its tags but
+    /// not its blobs (a registry).
+    public func verifyTagged(in storage: any Storage) async -> VerificationReport {
+        var roots: [(name: String, repository: String, descriptor: Descriptor)] = []
+        do {
+            for repository in try await storage.repositories() {
+                for tag in try await storage.tags(in: repository) {
+                    let name = repository.isEmpty ? tag : "\(repository):\(tag)"
+                    roots.append((name, repository, try await storage.resolve(.tag(tag), in: repository)))
+                }
+            }
+        } catch {
+            var report = VerificationReport()
+            report.faults = [Fault(subject: storage.displayName, problem: "\(error)")]
+            return report
+        }
+        return await verify(roots: roots, in: storage)
+    }
+
     /// Verifies the graphs under `roots`, and every blob in `stored` (blobs no manifest names
     /// are re-hashed too: a blob must match its name).
     public func verify(

@@ -24,13 +24,14 @@ enum Arguments {
     }
 
     /// `verify`'s argument: a reference, or a location where the two are written differently
-    /// (`epoch:DIR`, `cocoon:ROOT`); a malformed `oci:` reference is not taken for a location.
+    /// (`epoch:DIR`, `cocoon:ROOT`, `docker://HOST`); a malformed `oci:` reference is not taken
+    /// for a location.
     @discardableResult
     static func target(_ text: String) throws -> Reference? {
         do {
             return try reference(text)
         } catch {
-            guard text.hasPrefix("epoch:") || text.hasPrefix("cocoon:") else { throw error }
+            guard text.hasPrefix("epoch:") || text.hasPrefix("cocoon:") || text.hasPrefix("docker:") else { throw error }
             _ = try location(text)
             return nil
         }

@@ -9,7 +9,9 @@ extension Ferry {
             discussion: """
                 A reference verifies one artifact and everything it names; a location (oci:DIR, \
                 oci-archive:FILE, epoch:DIR) verifies everything it holds, and for a bucket also its \
-                format: every object hashes to its name and the catalog names only present tags.
+                format: every object hashes to its name and the catalog names only present tags. A \
+                registry (docker://HOST) is verified by what its tags reach, pulled and hashed, \
+                nothing stored.
 
                 Examples:
                   ferry verify oci:./layout
@@ -32,9 +34,15 @@ extension Ferry {
             let report: VerificationReport
             // A reference verifies one artifact; a location (oci:DIR, epoch:DIR) everything in it.
             let parsed = try Arguments.target(target)
-            if Self.isLocation(target, parsed: parsed), let location = try? Location(parsing: target),
-               let inventory = try network.backends.open(location) as? any Inventory {
-                report = await verifier.verifyEverything(in: inventory)
+            if Self.isLocation(target, parsed: parsed), let location = try? Location(parsing: target) {
+                let store = try network.backends.open(location)
+                // A place that lists its blobs is checked whole; one that lists only its tags
+                // (a registry) by what they reach.
+                report = if let inventory = store as? any Inventory {
+                    await verifier.verifyEverything(in: inventory)
+                } else {
+                    await verifier.verifyTagged(in: store)
+                }
                 try finish(report)
                 return
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HTTPSupport
 @testable import Distribution
 
 /// The pieces of the registry client that need no server: challenges, links, credentials.
@@ -32,5 +33,12 @@ import Testing
         // The command line and the registry token come first.
         #expect(try CredentialSource(explicit: .basic(username: "a", password: "b"), environment: ["HOME": scratch.path]).credential(for: "docker.io") == .basic(username: "a", password: "b"))
         #expect(try CredentialSource(environment: ["HOME": scratch.path, "EPOCH_REGISTRY_TOKEN": "raw"]).credential(for: "x.io") == .bearer("raw"))
+    }
+}
+
+@Suite struct RegistryHostTests {
+    @Test func dockerHubIsServedByRegistryOne() throws {
+        #expect(try RegistryTransport(host: "docker.io", credential: nil, trust: Trust()).apiHost == "registry-1.docker.io")
+        #expect(try RegistryTransport(host: "ghcr.io", credential: nil, trust: Trust()).apiHost == "ghcr.io")
     }
 }

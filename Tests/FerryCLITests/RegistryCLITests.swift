@@ -187,6 +187,10 @@ struct RegistryCLITests {
         #expect(!(right.stdout + right.stderr).contains(password))
         #expect(try ferryHere(["ls", "--tls-verify=false", "--creds", "ferry:\(password)", "docker://\(registry)", "t9/app"]).stdout == "v1\n")
         #expect(try ferryHere(["ls", "--tls-verify=false", "--creds", "ferry:\(password)", "docker://\(registry)"]).stdout.contains("t9/app"))
+        // A whole registry verifies by what its tags reach.
+        let verified = try ferryHere(["verify", "--tls-verify=false", "--json", "--creds", "ferry:\(password)", "docker://\(registry)"])
+        #expect(verified.status == 0 && jsonLines(verified.stdout).last?["ok"] as? Bool == true, "\(verified.stdout)\(verified.stderr)")
+        #expect((jsonLines(verified.stdout).last?["manifests"] as? Int ?? 0) >= 1)
         // An identity token from `docker login`, exchanged with grant_type=refresh_token.
         try FileManager.default.createDirectory(atPath: scratch.path("docker"), withIntermediateDirectories: true)
         try Data(#"{"auths":{"\#(registry)":{"identitytoken":"refresh-\#(password)"}}}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("docker/config.json")))
@@ -256,7 +260,7 @@ struct RegistryCLITests {
         let result = try pull(registry, "dropping", into: scratch.path("dst"))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try ferry("verify", "oci:\(scratch.path("dst"))").status == 0)
-        #expect(registry.requests.contains { $0.hasPrefix("GET /v2/dropping/app/blobs/") && $0.contains("bytes=") }, "\(registry.requests)")
+        #expect(registry.requests.contains { $0.contains(" GET /v2/dropping/app/blobs/") && $0.contains("bytes=") }, "\(registry.requests)")
     }
 
     /// A push cut off in the middle of a blob (the registry keeps what arrived, as the spec lets
@@ -273,7 +277,7 @@ struct RegistryCLITests {
         let push = ["/usr/bin/env", "XDG_CACHE_HOME=\(scratch.path("cache"))", Paths.ferry, "copy", "--tls-verify=false", "--progress", "none",
                     "--max-chunk", "4M", "oci:\(layout):v1", "docker://\(registry.host)/resumable/app:v1"]
         func patched(_ lines: [String]) -> Int {
-            lines.filter { $0.hasPrefix("PATCH ") }.compactMap { $0.split(separator: "=").last.flatMap { Int($0) } }.reduce(0, +)
+            lines.filter { $0.contains(" PATCH ") }.compactMap { $0.split(separator: "=").last.flatMap { Int($0) } }.reduce(0, +)
         }
         let first = try run(push[0], Array(push.dropFirst()))
         #expect(first.status == 1 && first.errorLines.count == 1 && first.stderr.contains("closed the connection"), "\(first.stderr)")
@@ -287,10 +291,26 @@ struct RegistryCLITests {
         #expect(second.status == 0, "\(second.stderr)")
         let rerun = Array(registry.requests.dropFirst(before.count))
         #expect(patched(rerun) == size - held, "the rerun sends only what the registry lacks")
-        #expect(rerun.last?.hasPrefix("PUT /v2/resumable/app/manifests/v1") == true, "the tag comes last: \(rerun)")
+        #expect(rerun.last?.contains(" PUT /v2/resumable/app/manifests/v1") == true, "the tag comes last: \(rerun)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("cache/ferry/uploads")).isEmpty)
         let back = try pull(registry, "resumable", into: scratch.path("back"))
         #expect(back.status == 0, "\(back.stderr)")
+    }
+
+    /// A blob GET redirected to another host (a presigned storage URL) is followed without the
+    /// registry's credentials; the token itself is sent as it is (`--registry-token`).
+    @Test func credentialsDoNotFollowARedirectToAnotherHost() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let result = try ferry("copy", "--tls-verify=false", "--progress", "none", "--json", "--registry-token", "raw-secret-token",
+                               "docker://\(registry.host)/redirecting/app:v1", "oci:\(scratch.path("dst")):v1")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("raw-secret-token"))
+        let requests = registry.requests
+        let toRegistry = requests.filter { $0.hasPrefix("127.0.0.1 ") }
+        let redirected = requests.filter { $0.hasPrefix("localhost ") }
+        #expect(!toRegistry.isEmpty && toRegistry.allSatisfy { $0.contains("auth=Bearer") }, "\(requests)")
+        #expect(!redirected.isEmpty && redirected.allSatisfy { $0.contains("auth=-") }, "\(requests)")
     }
 
     @Test func dockerSchemaOneIsRefusedByName() throws {
@@ -305,7 +325,7 @@ struct RegistryCLITests {
         let registry = try FaultRegistry(scratch)
         let result = try pull(registry, "flaky", into: scratch.path("dst"))
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(registry.requests.filter { $0.hasPrefix("GET /v2/flaky/app/manifests/") }.count >= 2)
+        #expect(registry.requests.filter { $0.contains(" GET /v2/flaky/app/manifests/") }.count >= 2)
     }
 }
 
