@@ -12,12 +12,14 @@ repository's first component picks a behaviour:
   dropping/...   a blob GET without Range sends half the bytes and closes the connection; a GET
                  with Range answers 206 with the rest
   flaky/...      every first request for a path answers 503
+  throttled/...  every first request for a path answers 429 with Retry-After: 1
   schema1/...    manifests are answered as Docker schema 1
   redirecting/...  a blob GET answers 307 to the same blob under good/ on `localhost` (another
                  host name for this server), as a registry on S3 redirects to a presigned URL
   resumable/...  takes pushes, keeping them in memory: uploads as the spec says (POST, PATCH with
                  Content-Range, GET status with Range, PUT ?digest= that checks the bytes); the
-                 first PATCH this server sees is cut off after half its body, what arrived kept
+                 first PATCH this server sees is cut off after half its body, what arrived kept;
+                 a new session asks for chunks of at least 6 MiB (OCI-Chunk-Min-Length)
 Writes the port it listens on (127.0.0.1, a free one) to PORTFILE and one line per request
 (`METHOD PATH RANGE auth=SCHEME|-`, and `bytes=N` received for a PATCH) to LOGFILE, the host
 the request named first: `HOST METHOD PATH …`.
@@ -72,7 +74,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             session = str(uuid.uuid4())
             uploads[session] = bytearray()
             self.log_request_line()
-            return self.answer(202, b"", [("Location", base + session), ("Range", "0-0")])
+            return self.answer(202, b"", [("Location", base + session), ("Range", "0-0"), ("OCI-Chunk-Min-Length", str(6 << 20))])
         if session not in uploads:
             self.log_request_line()
             return self.answer(404, b'{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"unknown upload"}]}')
@@ -130,8 +132,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(parts) < 5 or parts[1] != "v2":
             return self.answer(404)
         mode, kind, reference = parts[2], parts[-2], parts[-1]
-        if mode == "flaky" and self.path not in seen:
+        if mode in ("flaky", "throttled") and self.path not in seen:
             seen.add(self.path)
+            if mode == "throttled":
+                return self.answer(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}', [("Retry-After", "1")])
             return self.answer(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}')
         if kind == "manifests":
             entry = tags.get(reference)

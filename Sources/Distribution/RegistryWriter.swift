@@ -50,10 +50,11 @@ extension RegistryStore {
         var url = session
         var offset: Int64 = 0
         var minimumChunk: Int64?
-        if url == nil, let saved = journal.location(host: host, repository: name, digest: digest) {
-            if let (resumed, held) = try await uploadStatus(saved, name: name, operation: operation), held <= descriptor.size {
+        if url == nil, let saved = journal.entry(host: host, repository: name, digest: digest) {
+            if let (resumed, held) = try await uploadStatus(saved.location, name: name, operation: operation), held <= descriptor.size {
                 url = resumed
                 offset = held
+                minimumChunk = saved.minimumChunk
             } else {
                 journal.forget(host: host, repository: name, digest: digest)
             }
@@ -65,7 +66,7 @@ extension RegistryStore {
             url = try uploadLocation(start, operation: operation)
             minimumChunk = start.headers.first(name: "OCI-Chunk-Min-Length").flatMap(Int64.init)
         }
-        journal.remember(url!, host: host, repository: name, digest: digest)
+        journal.remember(url!, minimumChunk: minimumChunk, host: host, repository: name, digest: digest)
         let source = ChunkSource(stream)
         // What the registry already holds is read and hashed, not sent.
         try await source.skip(offset)
@@ -114,7 +115,7 @@ extension RegistryStore {
             await response.discard()
             url = try uploadLocation(response, operation: operation)
             offset += length
-            journal.remember(url, host: host, repository: name, digest: digest)
+            journal.remember(url, minimumChunk: minimum, host: host, repository: name, digest: digest)
         }
         return url
     }

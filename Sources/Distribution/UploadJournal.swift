@@ -21,6 +21,8 @@ struct UploadJournal: Sendable {
         var digest: String
         /// The upload URL the registry gave last, after the last complete request.
         var location: String
+        /// The registry's `OCI-Chunk-Min-Length` for the session, if it named one.
+        var minimumChunk: Int64?
     }
 
     private func file(host: String, repository: String, digest: String) -> String {
@@ -28,20 +30,20 @@ struct UploadJournal: Sendable {
         return "\(directory)/\(key).json"
     }
 
-    /// The upload URL remembered for this blob, if any (and if the entry is really for it).
-    func location(host: String, repository: String, digest: String) -> String? {
+    /// The session remembered for this blob, if any (and if the entry is really for it).
+    func entry(host: String, repository: String, digest: String) -> Entry? {
         guard let data = FileManager.default.contents(atPath: file(host: host, repository: repository, digest: digest)),
               let entry = try? JSONDecoder().decode(Entry.self, from: data),
               entry.host == host, entry.repository == repository, entry.digest == digest
         else { return nil }
-        return entry.location
+        return entry
     }
 
     /// Remembers `location`; a journal that cannot be written costs only the resumption.
-    func remember(_ location: String, host: String, repository: String, digest: String) {
+    func remember(_ location: String, minimumChunk: Int64?, host: String, repository: String, digest: String) {
         let path = file(host: host, repository: repository, digest: digest)
         guard (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])) != nil,
-              let data = try? JSONEncoder().encode(Entry(host: host, repository: repository, digest: digest, location: location))
+              let data = try? JSONEncoder().encode(Entry(host: host, repository: repository, digest: digest, location: location, minimumChunk: minimumChunk))
         else { return }
         let temporary = "\(path).\(getpid()).tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else { return }

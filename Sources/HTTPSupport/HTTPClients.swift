@@ -56,7 +56,9 @@ public enum HTTPClients {
         }
         return clients.withLock { clients in
             if let client = clients[trust] { return client }
-            var configuration = HTTPClient.Configuration(tlsConfiguration: tls, timeout: .init(connect: .seconds(10)))
+            // Every wait has a deadline: 10 s to connect, and 120 s of silence from a server once a
+            // request is sent (a stalled download or an answer that never comes).
+            var configuration = HTTPClient.Configuration(tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(120)))
             configuration.decompression = .disabled
             configuration.redirectConfiguration = .disallow
             configuration.connectionPool.retryConnectionEstablishment = false

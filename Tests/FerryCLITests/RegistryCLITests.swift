@@ -285,12 +285,15 @@ struct RegistryCLITests {
         #expect(!before.contains { $0.contains("/manifests/v1") }, "no tag before everything is there")
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("cache/ferry/uploads")).count == 1)
         let held = patched(before)
-        #expect(held > 0 && held < size)
+        // The registry asked for chunks of at least 6 MiB: half of the first was kept.
+        #expect(held == 3 << 20, "\(before)")
 
         let second = try run(push[0], Array(push.dropFirst()))
         #expect(second.status == 0, "\(second.stderr)")
         let rerun = Array(registry.requests.dropFirst(before.count))
         #expect(patched(rerun) == size - held, "the rerun sends only what the registry lacks")
+        let sizes = rerun.filter { $0.contains(" PATCH ") }.compactMap { $0.split(separator: "=").last.flatMap { Int($0) } }
+        #expect(sizes.dropLast().allSatisfy { $0 == 6 << 20 }, "the registry's minimum chunk holds after the resume: \(sizes)")
         #expect(rerun.last?.contains(" PUT /v2/resumable/app/manifests/v1") == true, "the tag comes last: \(rerun)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("cache/ferry/uploads")).isEmpty)
         let back = try pull(registry, "resumable", into: scratch.path("back"))
@@ -318,6 +321,16 @@ struct RegistryCLITests {
         let registry = try FaultRegistry(scratch)
         let result = try pull(registry, "schema1", into: scratch.path("dst"))
         #expect(result.status == 1 && result.errorLines.count == 1 && result.stderr.contains("Docker schema 1"), "\(result.stderr)")
+    }
+
+    @Test func throttlingIsWaitedOut() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let started = Date()
+        let result = try pull(registry, "throttled", into: scratch.path("dst"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) >= 1, "Retry-After: 1 is honoured")
+        #expect(registry.requests.filter { $0.contains(" GET /v2/throttled/app/manifests/") }.count >= 2)
     }
 
     @Test func serverErrorsAreRetried() throws {
