@@ -22,7 +22,8 @@ free_port() {
 configure() {
     local name=$1 port=$2
     {
-        printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
+        # The plain registry logs each request (the tests read which blobs were mounted or sent).
+        printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: %s\n' "$([ "$name" = plain ] && echo false || echo true)"
         printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
         [ "$name" = secure ] && printf '  tls:\n    certificate: %s\n    key: %s\n' "$DIR/tls/server.pem" "$DIR/tls/server.key"
         printf 'storage:\n  delete:\n    enabled: true\n'

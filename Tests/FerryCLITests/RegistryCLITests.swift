@@ -85,9 +85,23 @@ struct RegistryCLITests {
         let again = jsonLines(try ferryPlain("copy", "--json", source, "docker://\(plain)/t4/app:v1").stdout).last
         #expect(again?["blobsCopied"] as? Int == 0 && (again?["blobsSkipped"] as? Int ?? 0) > 0)
         // Registry to another repository of the same registry: mounted, so the copy reads nothing.
-        let mounted = try ferryPlain("copy", "--json", "docker://\(plain)/t4/app:v1", "docker://\(plain)/t4/other:v1")
+        let other = "t4/other-\(UUID().uuidString.prefix(8).lowercased())"
+        let mounted = try ferryPlain("copy", "--json", "docker://\(plain)/t4/app:v1", "docker://\(plain)/\(other):v1")
         #expect(mounted.status == 0, "\(mounted.stderr)")
-        #expect(try skopeoDigest("docker://\(plain)/t4/other:v1") == (try skopeoDigest(source)))
+        #expect(try skopeoDigest("docker://\(plain)/\(other):v1") == (try skopeoDigest(source)))
+        // The registry's access log: every blob of the new repository came by a mount from t4/app,
+        // none was read.
+        let state = try #require(environment["FERRY_TEST_REGISTRY_STATE"])
+        let log = try String(contentsOfFile: "\(state)/plain.log", encoding: .utf8).split(separator: "\n")
+        let blobs = jsonLines(mounted.stdout).filter { $0["event"] as? String == "blob" && $0["action"] as? String == "copied" }.compactMap { $0["digest"] as? String }
+        #expect(!blobs.isEmpty)
+        for digest in blobs {
+            let escaped = digest.replacingOccurrences(of: ":", with: "%3A")
+            #expect(log.contains { line in
+                line.contains("POST /v2/\(other)/blobs/uploads/?") && (line.contains("mount=\(digest)") || line.contains("mount=\(escaped)")) && line.contains("\" 201 ")
+            }, "\(digest) mounted")
+            #expect(!log.contains { $0.contains("GET /v2/t4/app/blobs/\(digest)") }, "\(digest) not read")
+        }
     }
 
     @Test func largeBlobsGoUpInChunksAndDownThroughRedirects() throws {
