@@ -14,6 +14,9 @@ repository's first component picks a behaviour:
   flaky/...      every first request for a path answers 503
   throttled/...  every first request for a path answers 429 with Retry-After: 1
   schema1/...    manifests are answered as Docker schema 1
+  expiring/...   needs a Bearer token from this server's /token; each token is good for three
+                 requests only, then the registry answers 401 with a new challenge (a token that
+                 runs out in the middle of a pull)
   redirecting/...  a blob GET answers 307 to the same blob under good/ on `localhost` (another
                  host name for this server), as a registry on S3 redirects to a presigned URL
   resumable/...  takes pushes, keeping them in memory: uploads as the spec says (POST, PATCH with
@@ -34,6 +37,7 @@ uploads = {}   # session -> bytearray
 pushed = {}    # digest -> bytes (blobs and manifests pushed to resumable/)
 tagged = {}    # tag -> digest
 cut = {"done": False}
+tokens = {}    # expiring/: token -> requests left
 lock = threading.Lock()
 
 
@@ -116,6 +120,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def serve(self):
         parts = self.path.split("?")[0].split("/")
+        if parts[1] == "token":
+            with lock:
+                token = "tok-%d" % (len(tokens) + 1)
+                tokens[token] = 3
+            self.log_request_line(" issued=" + token)
+            body = json.dumps({"token": token, "expires_in": 300}).encode()
+            return self.answer(200, body, [("Content-Type", "application/json")])
+        if len(parts) > 2 and parts[2] == "expiring":
+            given = (self.headers.get("Authorization") or "").replace("Bearer ", "")
+            with lock:
+                good = tokens.get(given, 0) > 0
+                if good:
+                    tokens[given] -= 1
+            if not good:
+                self.log_request_line(" refused")
+                challenge = 'Bearer realm="http://127.0.0.1:%d/token",service="fault",scope="repository:expiring/app:pull"' % self.server.server_address[1]
+                return self.answer(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]}', [("WWW-Authenticate", challenge)])
         if "uploads" in parts and len(parts) > 2 and parts[2] == "resumable":
             return self.upload(parts)
         if self.command == "PUT" and len(parts) > 4 and parts[2] == "resumable" and parts[-2] == "manifests":

@@ -337,6 +337,20 @@ struct RegistryCLITests {
         #expect(result.status == 1 && result.errorLines.count == 1 && result.stderr.contains("Docker schema 1"), "\(result.stderr)")
     }
 
+    /// A token that runs out in the middle of a pull is renewed at the realm and the request
+    /// sent again, however many requests are in flight with the old one.
+    @Test func anExpiredTokenIsRenewedMidway() throws {
+        let scratch = try Scratch()
+        let registry = try FaultRegistry(scratch)
+        let result = try pull(registry, "expiring", into: scratch.path("dst"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try ferry("verify", "oci:\(scratch.path("dst"))").status == 0)
+        let requests = registry.requests
+        #expect(requests.filter { $0.contains("issued=") }.count >= 2, "\(requests)")
+        let firstIssue = try #require(requests.firstIndex { $0.contains("issued=") })
+        #expect(requests[(firstIssue + 1)...].contains { $0.contains(" refused") }, "a refusal after the first token: \(requests)")
+    }
+
     @Test func throttlingIsWaitedOut() throws {
         let scratch = try Scratch()
         let registry = try FaultRegistry(scratch)
