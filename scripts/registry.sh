@@ -6,7 +6,8 @@
 #   token    HTTP, the `auth: token` Bearer flow with scripts/token-issuer.py as the token endpoint
 #   s3       HTTP, storage on the SeaweedFS S3 server `make test` starts (blob GETs answer with a
 #            redirect to a presigned URL on the S3 host); only when FERRY_TEST_S3_ENDPOINT is set
-#   scripts/registry.sh start DIR   start them and write DIR/env with FERRY_TEST_REGISTRY_*
+#   scripts/registry.sh start DIR [NAME...]   start them (or only those named) and write DIR/env
+#                                    with FERRY_TEST_REGISTRY_*
 #   scripts/registry.sh stop DIR    stop them: SIGTERM, then SIGKILL
 #   scripts/registry.sh restart DIR NAME   stop and start one again on the same port and data
 set -euo pipefail
@@ -24,7 +25,10 @@ configure() {
     {
         # The plain registry logs each request (the tests read which blobs were mounted or sent).
         printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: %s\n' "$([ "$name" = plain ] && echo false || echo true)"
-        printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
+        # A stopped registry first finishes the requests it is serving (up to 5 s), as a
+        # registry restarted in production does.
+        # A fixed secret, as a production registry has: upload sessions survive a restart.
+        printf 'http:\n  addr: 127.0.0.1:%s\n  draintimeout: 5s\n  secret: %s\n' "$port" "$(cat "$DIR/secret")"
         [ "$name" = secure ] && printf '  tls:\n    certificate: %s\n    key: %s\n' "$DIR/tls/server.pem" "$DIR/tls/server.key"
         printf 'storage:\n  delete:\n    enabled: true\n'
         if [ "$name" = s3 ]; then
@@ -71,6 +75,7 @@ stop_one() {
 }
 
 names() {
+    if [ -n "${ONLY:-}" ]; then echo "$ONLY"; return; fi
     echo plain secure token
     [ -n "${FERRY_TEST_S3_ENDPOINT:-}" ] && echo s3
     true
@@ -78,10 +83,12 @@ names() {
 
 case "$cmd" in
 start)
+    ONLY="${*:3}"
     command -v docker-registry >/dev/null || { echo "registry: docker-registry is not installed (make deps)" >&2; exit 1; }
     mkdir -p "$DIR/tls"
     bash scripts/test-ca.sh "$DIR/tls"
     htpasswd -Bbn ferry ferry-registry-secret >"$DIR/htpasswd"
+    [ -f "$DIR/secret" ] || openssl rand -hex 16 >"$DIR/secret"
     mkdir -p "$DIR/token"
     [ -f "$DIR/token/key.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-test-issuer \
         -keyout "$DIR/token/key.pem" -out "$DIR/token/cert.pem" 2>/dev/null
@@ -103,8 +110,8 @@ start)
     . "$DIR/ports"
     {
         echo "FERRY_TEST_REGISTRY=127.0.0.1:$plain"
-        echo "FERRY_TEST_REGISTRY_SECURE=127.0.0.1:$secure"
-        echo "FERRY_TEST_REGISTRY_TOKEN_AUTH=127.0.0.1:$token"
+        [ -n "${secure:-}" ] && echo "FERRY_TEST_REGISTRY_SECURE=127.0.0.1:$secure"
+        [ -n "${token:-}" ] && echo "FERRY_TEST_REGISTRY_TOKEN_AUTH=127.0.0.1:$token"
         echo "FERRY_TEST_REGISTRY_CA=$DIR/tls/ca.pem"
         echo "FERRY_TEST_REGISTRY_USER=ferry"
         echo "FERRY_TEST_REGISTRY_PASSWORD=ferry-registry-secret"

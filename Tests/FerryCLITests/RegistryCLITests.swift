@@ -212,6 +212,50 @@ struct RegistryCLITests {
         #expect(identity.status == 0, "\(identity.stderr)")
     }
 
+    /// The CNCF registry stopped in the middle of a chunked push (it finishes the request in
+    /// flight, as a restarted registry does) and started again: the rerun continues the blob from
+    /// the session the journal remembers, sending only the chunks the registry lacks, and the tag
+    /// appears only at the end.
+    @Test func aPushContinuesAfterTheRegistryRestarts() throws {
+        let scratch = try Scratch()
+        let script = Paths.packageRoot.appendingPathComponent("scripts/registry.sh").path
+        let state = scratch.path("registry")
+        #expect(try run("bash", [script, "start", state, "plain"]).status == 0)
+        defer { _ = try? run("bash", [script, "stop", state]) }
+        let host = try #require(try String(contentsOfFile: state + "/ports", encoding: .utf8).split(separator: "=").last.map {
+            "127.0.0.1:" + $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let layout = scratch.path("big")
+        #expect(try run("python3", [Paths.genLayout, "--size-mib", "64", "--layers", "1", "--tag", "v1", layout]).status == 0)
+        let push = ["XDG_CACHE_HOME=\(scratch.path("cache"))", Paths.ferry, "copy", "--tls-verify=false", "--progress", "none", "--jobs", "1",
+                    "--max-chunk", "1M", "oci:\(layout):v1", "docker://\(host)/t11/big:v1"]
+        func log() -> [Substring] { ((try? String(contentsOfFile: state + "/plain.log", encoding: .utf8)) ?? "").split(separator: "\n") }
+        func patches(_ lines: [Substring]) -> Int { lines.filter { $0.contains("\"PATCH /v2/t11/big/blobs/uploads/") && $0.contains("\" 202 ") }.count }
+
+        let first = try Child("/usr/bin/env", push)
+        var waited = 0
+        while patches(log()) < 8, first.isRunning, waited < 3000 {
+            usleep(2000)
+            waited += 1
+        }
+        #expect(try run("bash", [script, "stop", state]).status == 0)
+        let interrupted = first.wait()
+        #expect(interrupted.status == 1, "the push was stopped in the middle: \(interrupted.stderr)")
+        let before = log()
+        #expect(!before.contains { $0.contains("PUT /v2/t11/big/manifests/v1") }, "no tag before everything is there")
+        #expect(try run("bash", [script, "restart", state, "plain"]).status == 0)
+
+        let rerun = try run("/usr/bin/env", push)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let after = Array(log().dropFirst(before.count))
+        // 64 chunks of 1 MiB in all: what the first run got through is not sent again. The
+        // request the registry finished while stopping may have lost its answer on the way back:
+        // the rerun then sends that one chunk again (the registry's GET says what it holds).
+        let sent = (first: patches(before), rerun: patches(after))
+        #expect(sent.first >= 8 && sent.rerun <= 64 - sent.first + 1 && sent.first + sent.rerun >= 64, "\(sent)")
+        #expect(after.last { $0.contains("\"PUT ") }?.contains("/manifests/v1") == true, "the tag comes last")
+        #expect(try ferry("verify", "--tls-verify=false", "docker://\(host)/t11/big:v1").status == 0)
+    }
+
     @Test func tlsIsVerifiedAgainstTheSystemOrANamedCA() throws {
         let source = "oci:\(Paths.fixture("umoci-layout")):v1"
         let untrusted = try ferry("copy", "--progress", "none", "--creds", "ferry:\(password)", source, "docker://\(secure)/t8/app:v1")
