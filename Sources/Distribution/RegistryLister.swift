@@ -5,7 +5,7 @@ import OCI
 extension RegistryStore {
     /// `_catalog`, every page; under a prefix, the repositories below it, named relative to it.
     public func repositories() async throws -> [String] {
-        let names = try await pages(path: "/v2/_catalog", key: "repositories", scope: .catalog, what: "the catalog")
+        let names = try await pages(path: "/v2/_catalog", key: "repositories", scope: .catalog, what: "\(displayName): list the catalog")
         guard !prefix.isEmpty else { return names.sorted() }
         return names.compactMap { name -> String? in
             if name == prefix { return "" }
@@ -16,7 +16,7 @@ extension RegistryStore {
     /// `tags/list`, every page.
     public func tags(in repository: String) async throws -> [String] {
         let name = try self.name(repository)
-        return try await pages(path: "/v2/\(name)/tags/list", key: "tags", scope: .pull(name), what: "the tags of \(name)").sorted()
+        return try await pages(path: "/v2/\(name)/tags/list", key: "tags", scope: .pull(name), what: "\(at(name)): list the tags").sorted()
     }
 
     /// Reads a listing page by page, following `Link: <…>; rel="next"`, at most 10,000 pages.
@@ -28,18 +28,18 @@ extension RegistryStore {
         while let current = next, pages < 10_000 {
             pages += 1
             let response = try await transport.send(RegistryTransport.Request(
-                method: .GET, path: current, query: query, scope: scope, operation: "\(displayName): list \(what)"))
+                method: .GET, path: current, query: query, scope: scope, operation: what))
             if response.status == .notFound, key == "tags" {
                 await response.discard()
-                throw StorageError(.nameUnknown, "\(displayName): no repository \(path.dropFirst(4).dropLast(10))")
+                throw StorageError(.nameUnknown, "\(what): no such repository")
             }
             guard response.status == .ok else {
                 let body = (try? await response.collect(upTo: 64 << 10)) ?? []
-                throw RegistryErrors.failure(status: response.status, body: body, operation: "\(displayName): list \(what)")
+                throw RegistryErrors.failure(status: response.status, body: body, operation: what)
             }
             let body = try await response.collect(upTo: 32 << 20)
             guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
-                throw StorageError(.unknown, "\(displayName): list \(what): an answer that is not JSON")
+                throw StorageError(.unknown, "\(what): an answer that is not JSON")
             }
             found += (object[key] as? [String]) ?? []
             next = response.headers.first(name: "Link").flatMap { Self.nextLink($0, after: response.url) }

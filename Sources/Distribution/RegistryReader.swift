@@ -18,10 +18,10 @@ extension RegistryStore {
         let reference = selector?.description ?? "latest"
         let request = RegistryTransport.Request(method: .HEAD, path: path(name, "manifests", reference),
                                                 headers: [("Accept", Self.accepted)], scope: .pull(name),
-                                                operation: "\(displayName): resolve \(name):\(reference)")
+                                                operation: "\(at(name, reference)): resolve")
         let head = try await transport.send(request)
         if head.status == .notFound {
-            throw StorageError(.manifestUnknown, "\(displayName): no manifest \(name)\(selector.map { if case .digest = $0 { "@" } else { ":" } } ?? ":")\(reference)")
+            throw StorageError(.manifestUnknown, "\(at(name, reference)): no such manifest")
         }
         if head.status == .ok, let type = head.headers.first(name: "Content-Type"), let digestText = head.headers.first(name: "Docker-Content-Digest"),
            let digest = try? Digest(parsing: digestText), let size = head.headers.first(name: "Content-Length").flatMap(Int64.init) {
@@ -34,7 +34,7 @@ extension RegistryStore {
         do {
             manifest = try Manifest(bytes: bytes.bytes, declaredType: bytes.type)
         } catch let error as ValidationError {
-            throw StorageError(.manifestInvalid, "\(displayName): \(name):\(reference): \(error.problem)")
+            throw StorageError(.manifestInvalid, "\(at(name, reference)): \(error.problem)")
         }
         manifestsRead.withLock { $0[manifest.digest] = bytes.bytes }
         return manifest.descriptor
@@ -42,7 +42,7 @@ extension RegistryStore {
 
     private func refuseSchema1(_ type: String, name: String, reference: String) throws {
         if Self.schema1.contains(type.split(separator: ";").first.map(String.init) ?? type) {
-            throw StorageError(.manifestInvalid, "\(displayName): \(name):\(reference) is a Docker schema 1 manifest, which Ferry does not read (push it again with a current client)")
+            throw StorageError(.manifestInvalid, "\(at(name, reference)): a Docker schema 1 manifest, which Ferry does not read (push it again with a current client)")
         }
     }
 
@@ -51,18 +51,18 @@ extension RegistryStore {
     func getManifest(name: String, reference: String) async throws -> (bytes: [UInt8], type: String) {
         let response = try await transport.send(RegistryTransport.Request(
             method: .GET, path: path(name, "manifests", reference), headers: [("Accept", Self.accepted)], scope: .pull(name),
-            operation: "\(displayName): get manifest \(name):\(reference)"))
+            operation: "\(at(name, reference)): get manifest"))
         guard response.status == .ok else {
             let body = (try? await response.collect(upTo: 64 << 10)) ?? []
-            if response.status == .notFound { throw StorageError(.manifestUnknown, "\(displayName): no manifest \(name):\(reference)") }
-            throw RegistryErrors.failure(status: response.status, body: body, operation: "\(displayName): get manifest \(name):\(reference)")
+            if response.status == .notFound { throw StorageError(.manifestUnknown, "\(at(name, reference)): no such manifest") }
+            throw RegistryErrors.failure(status: response.status, body: body, operation: "\(at(name, reference)): get manifest")
         }
         let type = response.headers.first(name: "Content-Type") ?? ""
         try refuseSchema1(type, name: name, reference: reference)
         let bytes = try await response.collect(upTo: Manifest.maximumSize)
         if let claimed = response.headers.first(name: "Docker-Content-Digest"), let digest = try? Digest(parsing: claimed),
            Digest.compute(bytes, algorithm: digest.algorithm) != digest {
-            throw StorageError(.digestInvalid, "\(displayName): manifest \(name):\(reference): the bytes do not hash to the Docker-Content-Digest the registry sent (\(digest))")
+            throw StorageError(.digestInvalid, "\(at(name, reference)): the manifest's bytes do not hash to the Docker-Content-Digest the registry sent (\(digest))")
         }
         return (bytes, type.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? type)
     }
@@ -81,12 +81,12 @@ extension RegistryStore {
         let name = try self.name(repository)
         let response = try await transport.send(RegistryTransport.Request(
             method: .HEAD, path: path(name, "blobs", digest.description), scope: .pull(name), followRedirects: false,
-            operation: "\(displayName): check blob \(digest) in \(name)"))
+            operation: "\(at(name)): check blob \(digest)"))
         await response.discard()
         switch response.status.code {
         case 200, 307, 302: return true
         case 404: return false
-        default: throw RegistryErrors.failure(status: response.status, body: [], operation: "\(displayName): check blob \(digest)")
+        default: throw RegistryErrors.failure(status: response.status, body: [], operation: "\(at(name)): check blob \(digest)")
         }
     }
 
@@ -94,12 +94,12 @@ extension RegistryStore {
         let name = try self.name(repository)
         let response = try await transport.send(RegistryTransport.Request(
             method: .HEAD, path: path(name, "manifests", digest.description), headers: [("Accept", Self.accepted)], scope: .pull(name),
-            operation: "\(displayName): check manifest \(digest) in \(name)"))
+            operation: "\(at(name)): check manifest \(digest)"))
         await response.discard()
         switch response.status.code {
         case 200: return true
         case 404: return false
-        default: throw RegistryErrors.failure(status: response.status, body: [], operation: "\(displayName): check manifest \(digest)")
+        default: throw RegistryErrors.failure(status: response.status, body: [], operation: "\(at(name)): check manifest \(digest)")
         }
     }
 }
@@ -122,7 +122,7 @@ struct BlobDownload: Sendable {
                 do {
                     guard let chunk = try await state.body?.next() else {
                         guard state.received >= descriptor.size else {
-                            throw StorageError(.sizeInvalid, "\(store.displayName): blob \(descriptor.digest) ended after \(state.received) of \(descriptor.size) bytes")
+                            throw StorageError(.sizeInvalid, "\(store.at(name)): blob \(descriptor.digest) ended after \(state.received) of \(descriptor.size) bytes")
                         }
                         return gathered.isEmpty ? nil : gathered
                     }
@@ -147,7 +147,7 @@ struct BlobDownload: Sendable {
         if offset > 0 { headers.append(("Range", "bytes=\(offset)-")) }
         let response = try await store.transport.send(RegistryTransport.Request(
             method: .GET, path: store.path(name, "blobs", descriptor.digest.description), headers: headers, scope: .pull(name),
-            deadline: .seconds(300), operation: "\(store.displayName): get blob \(descriptor.digest)"))
+            deadline: .seconds(300), operation: "\(store.at(name)): get blob \(descriptor.digest)"))
         switch response.status.code {
         case 206 where offset > 0, 200:
             var iterator = ByteStreamIterator(response.body.byteStream())
@@ -155,10 +155,10 @@ struct BlobDownload: Sendable {
             return iterator
         case 404:
             await response.discard()
-            throw StorageError(.blobUnknown, "\(store.displayName): no blob \(descriptor.digest) in \(name)")
+            throw StorageError(.blobUnknown, "\(store.at(name)): no blob \(descriptor.digest)")
         default:
             let body = (try? await response.collect(upTo: 64 << 10)) ?? []
-            throw RegistryErrors.failure(status: response.status, body: body, operation: "\(store.displayName): get blob \(descriptor.digest)")
+            throw RegistryErrors.failure(status: response.status, body: body, operation: "\(store.at(name)): get blob \(descriptor.digest)")
         }
     }
 }

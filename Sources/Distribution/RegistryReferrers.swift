@@ -10,9 +10,9 @@ extension RegistryStore: ReferrerListing {
         let name = try self.name(repository)
         let response = try await transport.send(RegistryTransport.Request(
             method: .GET, path: path(name, "referrers", digest.description), headers: [("Accept", MediaType.imageIndex)],
-            scope: .pull(name), operation: "\(displayName): referrers of \(digest) in \(name)"))
+            scope: .pull(name), operation: "\(at(name)): referrers of \(digest)"))
         if response.status == .ok, response.headers.first(name: "Content-Type")?.hasPrefix(MediaType.imageIndex) == true {
-            return try Self.referrerList(try await response.collect(upTo: Manifest.maximumSize), what: "\(displayName): referrers of \(digest)")
+            return try Self.referrerList(try await response.collect(upTo: Manifest.maximumSize), what: "\(at(name)): referrers of \(digest)")
         }
         await response.discard()
         guard let fallback = try await fallbackIndex(for: digest, name: name) else { return [] }
@@ -59,7 +59,7 @@ extension RegistryStore: ReferrerListing {
             method: .PUT, path: path(name, "manifests", tag),
             headers: [("Content-Type", MediaType.imageIndex), ("Content-Length", "\(updated.bytes.count)")],
             body: { .bytes(ByteBuffer(bytes: updated.bytes)) }, scope: .push(name)),
-            operation: "\(displayName): update the referrers of \(subject.digest) (tag \(tag)) in \(name)")
+            operation: "\(at(name)): update the referrers of \(subject.digest) (tag \(tag))")
         await response.discard()
     }
 }

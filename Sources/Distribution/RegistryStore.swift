@@ -62,6 +62,12 @@ public final class RegistryStore: Storage, Sendable {
         return full
     }
 
+    /// How messages name a repository, or a manifest in it: `docker://HOST/NAME[:TAG|@DIGEST]`.
+    func at(_ name: String, _ reference: String? = nil) -> String {
+        guard let reference else { return "docker://\(host)/\(name)" }
+        return "docker://\(host)/\(name)\(reference.contains(":") ? "@" : ":")\(reference)"
+    }
+
     /// The path of `/v2/NAME/KIND/REFERENCE`, escaped.
     func path(_ name: String, _ kind: String, _ reference: String = "") -> String {
         let escaped = reference.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? reference

@@ -7,7 +7,7 @@ import OCI
 extension RegistryStore {
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {
         let name = try self.name(repository)
-        let operation = "\(displayName): push blob \(descriptor.digest) to \(name)"
+        let operation = "\(at(name)): push blob \(descriptor.digest)"
         let verified = stream.verifying(descriptor)
         // A blob this registry holds in another repository is mounted, not sent.
         var location: String?
@@ -137,7 +137,7 @@ extension RegistryStore {
         let name = try self.name(repository)
         var reference = manifest.digest.description
         if case .root(let tag?) = target { reference = tag }
-        let operation = "\(displayName): push manifest \(manifest.digest) to \(name)\(reference == manifest.digest.description ? "" : ":\(reference)")"
+        let operation = "\(at(name, reference)): push manifest \(manifest.digest)"
         let bytes = manifest.bytes
         let response = try await transport.expect([200, 201, 202], RegistryTransport.Request(
             method: .PUT, path: path(name, "manifests", reference),
