@@ -182,6 +182,13 @@ struct RegistryCLITests {
         let helped = try push(["PATH=\(bin):\(environment["PATH"] ?? "/usr/bin:/bin")"])
         #expect(helped.status == 0, "\(helped.stderr)")
         expectClean(helped)
+        // The same helper as the default store (credsStore), and a helper that is not installed.
+        try Data(#"{"credsStore":"ferrytest"}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("docker/config.json")))
+        let stored = try push(["PATH=\(bin):\(environment["PATH"] ?? "/usr/bin:/bin")"])
+        #expect(stored.status == 0, "\(stored.stderr)")
+        try Data(#"{"credHelpers":{"\#(secure)":"absent"}}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("docker/config.json")))
+        let absent = try push([])
+        #expect(absent.status == 1 && absent.errorLines.count == 1, "\(absent.stderr)")
     }
 
     /// The registry's `auth: token` flow: Basic credentials (or a docker identity token) buy a
