@@ -140,6 +140,10 @@ struct CredentialHelper {
             throw StorageError(.unauthorized, "credential helper \(program): no answer within 30 s")
         }
         process.waitUntilExit()
+        // env answers 127 when the program is not on PATH; a helper without an entry exits 1.
+        if process.terminationStatus == 127 {
+            throw StorageError(.unauthorized, "credential helper \(program): not found on PATH (named by \(server == "docker.io" ? "Docker Hub" : server)'s credHelpers or credsStore)")
+        }
         guard process.terminationStatus == 0 else { return nil }
         guard let answer = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let secret = answer["Secret"] as? String

@@ -32,10 +32,12 @@ public final class RegistryStore: Storage, Sendable {
                 retryTimes: Int = 3, monolithicLimit: Int64 = 8 << 20, maxChunk: Int64? = nil, pageSize: Int = 1000) throws {
         self.host = host
         self.prefix = prefix
-        displayName = "docker://\(host)\(prefix.isEmpty ? "" : "/" + prefix)"
+        let name = "docker://\(host)\(prefix.isEmpty ? "" : "/" + prefix)"
+        displayName = name
         var trust = trust
         trust.caFiles += Self.certificateDirectories(for: host)
-        transport = try RegistryTransport.shared(host: host, credential: try credentials.credential(for: host), trust: trust, retryTimes: retryTimes)
+        let credential = try naming(name) { try credentials.credential(for: host) }
+        transport = try RegistryTransport.shared(host: host, credential: credential, trust: trust, retryTimes: retryTimes)
         self.monolithicLimit = monolithicLimit
         self.maxChunk = maxChunk
         self.pageSize = max(1, pageSize)

@@ -188,7 +188,7 @@ struct RegistryCLITests {
         #expect(stored.status == 0, "\(stored.stderr)")
         try Data(#"{"credHelpers":{"\#(secure)":"absent"}}"#.utf8).write(to: URL(fileURLWithPath: scratch.path("docker/config.json")))
         let absent = try push([])
-        #expect(absent.status == 1 && absent.errorLines.count == 1, "\(absent.stderr)")
+        #expect(absent.status == 1 && absent.errorLines.count == 1 && absent.stderr.contains("docker-credential-absent: not found"), "\(absent.stderr)")
     }
 
     /// The registry's `auth: token` flow: Basic credentials (or a docker identity token) buy a
