@@ -73,10 +73,20 @@ struct RegistryCLITests {
         var disk = [UInt8](repeating: 0, count: 3 << 20)
         for index in stride(from: 0, to: disk.count, by: 4096) { disk[index] = UInt8(truncatingIfNeeded: index >> 12) }
         try Data(disk).write(to: URL(fileURLWithPath: scratch.path("disk.raw")))
-        #expect(try ferryPlain("copy", "--created", "0", "disk:\(scratch.path("disk.raw"))", "docker://\(plain)/t3/disk:v1").status == 0)
+        let diskPush = try ferryPlain("copy", "--json", "--created", "0", "disk:\(scratch.path("disk.raw"))", "docker://\(plain)/t3/disk:v1")
+        #expect(diskPush.status == 0, "\(diskPush.stderr)")
+        let diskDigest = try #require(digest(diskPush))
+        #expect(try skopeoDigest("docker://\(plain)/t3/disk:v1") == diskDigest)
         let back = try ferryPlain("copy", "docker://\(plain)/t3/disk:v1", "disk:\(scratch.path("back.raw"))")
         #expect(back.status == 0, "\(back.stderr)")
         #expect(FileManager.default.contents(atPath: scratch.path("back.raw")) == Data(disk))
+        // skopeo pulls both artifacts back identical.
+        for (name, expectedDigest) in [("snap", expected), ("disk", diskDigest)] {
+            let pulled = try run("skopeo", ["copy", "-q", "--preserve-digests", "--src-tls-verify=false", "docker://\(plain)/t3/\(name):v1", "oci:\(scratch.path("sk-\(name)")):v1"])
+            #expect(pulled.status == 0, "\(pulled.stderr)")
+            #expect(try skopeoDigest("oci:\(scratch.path("sk-\(name)")):v1") == expectedDigest)
+            #expect(try ferry("verify", "oci:\(scratch.path("sk-\(name)"))").status == 0)
+        }
     }
 
     @Test func aSecondPushMovesNoBlobAndASecondRepositoryMountsThem() throws {
