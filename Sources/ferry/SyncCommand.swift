@@ -67,7 +67,10 @@ extension Ferry {
                     requests[index].tag = "\(request.destinationRepository):\(tag)"
                 }
             } else if request.destinationRepository.isEmpty, !takesUnnamed {
-                throw StorageError(.nameInvalid, "\(sourceName): '\(request.tag ?? "an untagged manifest")' has no repository name for \(destinationName); copy it alone (ferry copy SRC:TAG DST#NAME:TAG) or name it in full (example.com/app:TAG)")
+                let remedy = destinationStore is RegistryStore
+                    ? "sync into \(destinationName)/NAME (the unnamed tags go to that repository)"
+                    : "copy it alone (ferry copy SRC:TAG DST#NAME:TAG)"
+                throw StorageError(.nameInvalid, "\(sourceName): '\(request.tag ?? "an untagged manifest")' has no repository name for \(destinationName); \(remedy) or name it in full (example.com/app:TAG)")
             } else if let tag = request.tag, let split = Names.splitTag(tag) {
                 requests[index].tag = split.tag
             }

@@ -141,6 +141,9 @@ struct RegistryCLITests {
         let scratch = try Scratch()
         #expect(try ferryPlain("sync", "oci:\(Paths.fixture("umoci-layout"))", "docker://\(plain)/t6/mirror").status == 0)
         #expect(try ferryPlain("ls", "docker://\(plain)", "t6/mirror").stdout == "v1\nv2\n")
+        // A layout's tags have no repository name: the registry's root cannot take them.
+        let unnamed = try ferryPlain("sync", "oci:\(Paths.fixture("umoci-layout"))", "docker://\(plain)")
+        #expect(unnamed.status == 1 && unnamed.stderr.contains("sync into docker://\(plain)/NAME"), "\(unnamed.stderr)")
         let catalog = try ferryPlain("ls", "docker://\(plain)")
         #expect(catalog.stdout.split(separator: "\n").contains("t6/mirror"), "\(catalog.stdout)")
         let events = jsonLines(try ferryPlain("ls", "--json", "docker://\(plain)", "t6/mirror").stdout)
