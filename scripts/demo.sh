@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the shipped fixtures: copy, inspect, list and verify real layouts that umoci
-# and skopeo wrote, and show that a second copy moves nothing.
+# and skopeo wrote, and show that a second copy moves nothing; carry them through tarballs, an
+# Epoch bucket, a cocoon root and a registry.
 set -euo pipefail
 FERRY=${1:-.build/debug/ferry}
 cd "$(dirname "$0")/.."
@@ -50,6 +51,17 @@ python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT);
 step "$FERRY" copy --progress plain --part-size 16M "disk:$WORK/win.qcow2" "epoch:$WORK/bucket#win11:25h2"
 step "$FERRY" copy --progress plain "epoch:$WORK/bucket#win11:25h2" "disk:$WORK/win-again.qcow2"
 step cmp "$WORK/win.qcow2" "$WORK/win-again.qcow2"
+
+echo
+echo "Seed a registry (the CNCF registry on 127.0.0.1, plain HTTP) from the air-gapped layout, and pull back:"
+bash scripts/registry.sh start "$WORK/registry" plain >/dev/null
+trap 'bash scripts/registry.sh stop "$WORK/registry"; rm -rf "$WORK"' EXIT
+registry=$(grep '^plain=' "$WORK/registry/ports" | cut -d= -f2)
+step "$FERRY" sync --progress plain --tls-verify=false "oci:$WORK/airgap" "docker://127.0.0.1:$registry/mirror"
+step "$FERRY" ls --tls-verify=false "docker://127.0.0.1:$registry"
+step "$FERRY" copy --progress plain --tls-verify=false "cocoon:$WORK/cocoon#restored" "docker://127.0.0.1:$registry/snapshots/restored:v1"
+step "$FERRY" copy --progress plain --tls-verify=false "docker://127.0.0.1:$registry/snapshots/restored:v1" "cocoon:$WORK/cocoon#from-registry"
+step "$FERRY" verify --tls-verify=false "docker://127.0.0.1:$registry"
 
 echo
 echo "Flip one byte of a blob and verify again (expect exit 1):"
