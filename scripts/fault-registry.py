@@ -13,6 +13,7 @@ repository's first component picks a behaviour:
                  with Range answers 206 with the rest
   flaky/...      every first request for a path answers 503
   throttled/...  every first request for a path answers 429 with Retry-After: 1
+  slow/...       blobs come 64 KiB every 50 ms (a copy that is still running when a test signals it)
   schema1/...    manifests are answered as Docker schema 1
   expiring/...   needs a Bearer token from this server's /token; each token is good for three
                  requests only, then the registry answers 401 with a new challenge (a token that
@@ -27,7 +28,7 @@ Writes the port it listens on (127.0.0.1, a free one) to PORTFILE and one line p
 (`METHOD PATH RANGE auth=SCHEME|-`, and `bytes=N` received for a PATCH) to LOGFILE, the host
 the request named first: `HOST METHOD PATH …`.
 """
-import hashlib, http.server, json, os, sys, threading, uuid
+import hashlib, http.server, json, os, sys, threading, time, uuid
 
 layout, portfile, logfile = sys.argv[1:4]
 index = json.load(open(os.path.join(layout, "index.json")))
@@ -186,6 +187,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}')
             if mode == "corrupt":
                 body = bytes([body[0] ^ 1]) + body[1:]
+            if mode == "slow" and self.command == "GET":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    for start in range(0, len(body), 65536):
+                        self.wfile.write(body[start:start + 65536])
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return
             ranged = self.headers.get("Range")
             if mode == "dropping" and self.command == "GET":
                 if not ranged:

@@ -47,6 +47,8 @@ extension ByteStream {
         let state = VerifyingState(descriptor)
         let upstream = IteratorBox(makeAsyncIterator())
         var stream = ByteStream {
+            // Every blob a copy moves passes here: an interrupted copy stops at its next chunk.
+            try Task.checkCancellation()
             guard let chunk = try await upstream.next() else {
                 try state.verifier.finish()
                 return nil

@@ -59,6 +59,12 @@ public struct ByteStream: AsyncSequence, Sendable {
         let upstream = produce
         let ahead = ReadAhead()
         var stream = ByteStream {
+            // The read-ahead runs in a task of its own, which a cancelled consumer does not
+            // cancel: the consumer checks, and stops the read-ahead.
+            if Task.isCancelled {
+                ahead.task?.cancel()
+                throw CancellationError()
+            }
             let pending = ahead.task ?? Task { try await upstream() }
             let chunk = try await pending.value
             ahead.task = chunk == nil ? nil : Task { try await upstream() }

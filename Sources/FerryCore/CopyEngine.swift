@@ -83,7 +83,9 @@ public struct CopyEngine: Sendable {
             }
             try await destination.commit()
         } catch {
-            await destination.abort()
+            // Undone in a task of its own: a copy cancelled by an interrupt still cleans up
+            // (its own requests and I/O would otherwise see the cancellation too).
+            await Task { await destination.abort() }.value
             throw error
         }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9

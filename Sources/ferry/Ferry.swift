@@ -34,19 +34,18 @@ struct Ferry: AsyncParsableCommand {
             Output.raw(Array(script.utf8))
             Foundation.exit(0)
         }
-        var command: ParsableCommand
+        let command: ParsableCommand
         do {
             command = try parseAsRoot(arguments)
         } catch {
             invocation.finish(error)
         }
+        let interrupts = Interrupts()
+        let box = CommandBox(command)
         do {
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            try await interrupts.run { try await box.run() }
         } catch {
+            if let signal = interrupts.received { invocation.interrupted(by: signal) }
             invocation.finish(error)
         }
     }
@@ -90,9 +89,16 @@ struct Invocation {
         fail("\(error)", code: .unknown, status: 1)
     }
 
+    /// Ends the process after SIGINT or SIGTERM stopped the command (and what it had begun was
+    /// undone): one line, status 128 + the signal (130, 143).
+    func interrupted(by signal: Int32) -> Never {
+        fail("interrupted", code: .interrupted, status: 128 + signal)
+    }
+
     /// The error codes of `--json` error events that are not OCI codes.
     enum LocalCode: String {
         case usage = "USAGE"
+        case interrupted = "INTERRUPTED"
         case unknown = "UNKNOWN"
     }
 

@@ -294,11 +294,12 @@ struct RegistryCLITests {
         let host: String
         let log: String
 
-        init(_ scratch: Scratch) throws {
+        /// A fault registry serving `layout` (the umoci fixture by default).
+        init(_ scratch: Scratch, layout: String = Paths.fixture("umoci-layout")) throws {
             log = scratch.path("requests.log")
             let portFile = scratch.path("port")
             child = try Child("python3", [Paths.packageRoot.appendingPathComponent("scripts/fault-registry.py").path,
-                                          Paths.fixture("umoci-layout"), portFile, log])
+                                          layout, portFile, log])
             var port: String?
             for _ in 0..<100 where port == nil {
                 port = try? String(contentsOfFile: portFile, encoding: .utf8)
