@@ -273,7 +273,8 @@ public struct S3ObjectStore: ObjectStore {
                 throw StorageError(.unknown, "\(displayName): cannot complete the upload of \(key): \(Self.element("Code", in: text) ?? "HTTP \(completed.status.code)")")
             }
         } catch {
-            _ = try? await send(.DELETE, key: key, query: [("uploadId", uploadID)])
+            // In a task of its own: an interrupted (cancelled) copy still aborts the upload.
+            _ = try? await Task { try await send(.DELETE, key: key, query: [("uploadId", uploadID)]) }.value
             throw error
         }
     }

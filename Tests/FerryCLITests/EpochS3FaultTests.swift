@@ -90,6 +90,32 @@ struct EpochS3FaultTests {
         #expect(try run("/usr/bin/env", s3Environment(server) + [Paths.ferry, "verify", "epoch:s3://\(bucket)"]).status == 0)
     }
 
+    /// Ctrl-C in the middle of a multipart upload: the upload is aborted on the server, no tag is
+    /// written, and ferry says `interrupted` with status 130 (issue 14, point 1).
+    @Test func anInterruptAbortsTheMultipartUpload() throws {
+        let scratch = try Scratch()
+        let server = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("FERRY_TEST_S3_") }
+        let bucket = "interrupt-\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try curlS3(server, "PUT", "/\(bucket)")
+        let source = scratch.path("big")
+        #expect(try run("python3", [Paths.genLayout, source, "--size-mib", "160", "--layers", "1", "--tag", "big"]).status == 0)
+        let copy = try Child("/usr/bin/env", s3Environment(server) + [Paths.ferry, "copy", "--progress", "none", "oci:\(source):big", "epoch:s3://\(bucket)#big:v1"])
+        var sawUpload = false
+        for _ in 0..<600 where copy.isRunning {
+            if try curlS3(server, "GET", "/\(bucket)?uploads=").stdout.contains("<UploadId>") {
+                sawUpload = true
+                break
+            }
+            usleep(20_000)
+        }
+        #expect(sawUpload)
+        kill(copy.pid, SIGINT)
+        let outcome = copy.wait()
+        #expect(outcome.status == 130 && outcome.stderr == "ferry: interrupted\n", "\(outcome.status): \(outcome.stderr)")
+        #expect(!(try curlS3(server, "GET", "/\(bucket)?uploads=").stdout.contains("<UploadId>")), "the multipart upload is aborted")
+        #expect(!(try keys(server, bucket: bucket)).contains("epoch/manifests/big/v1.json"))
+    }
+
     @Test func httpsIsVerifiedAgainstTheSystemRootsOrEpochCACert() throws {
         let shared = ProcessInfo.processInfo.environment
         guard shared["FERRY_TEST_S3_HTTPS_ENDPOINT"] != nil else { return }
