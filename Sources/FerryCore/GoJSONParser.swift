@@ -115,17 +115,22 @@ private struct Parser {
     mutating func string() throws -> String {
         guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a string") }
         position += 1
-        var scalars = String.UnicodeScalarView()
+        // UTF-8 gathered in a byte buffer and decoded once: appending to a String's scalar view
+        // piece by piece cost time quadratic in the number of escapes.
+        var utf8: [UInt8] = []
         var runStart = position
         func flushRun() {
-            scalars.append(contentsOf: String(decoding: bytes[runStart..<position], as: UTF8.self).unicodeScalars)
+            utf8.append(contentsOf: bytes[runStart..<position])
+        }
+        func append(_ scalar: Unicode.Scalar) {
+            UTF8.encode(scalar) { utf8.append($0) }
         }
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 flushRun()
                 position += 1
-                return String(scalars)
+                return String(decoding: utf8, as: UTF8.self)
             }
             guard byte >= 0x20 else { throw error("control character in a string") }
             guard byte == UInt8(ascii: "\\") else {
@@ -138,14 +143,14 @@ private struct Parser {
             let escape = bytes[position]
             position += 1
             switch escape {
-            case UInt8(ascii: "\""): scalars.append("\"")
-            case UInt8(ascii: "\\"): scalars.append("\\")
-            case UInt8(ascii: "/"): scalars.append("/")
-            case UInt8(ascii: "b"): scalars.append("\u{08}")
-            case UInt8(ascii: "f"): scalars.append("\u{0C}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "\""): append("\"")
+            case UInt8(ascii: "\\"): append("\\")
+            case UInt8(ascii: "/"): append("/")
+            case UInt8(ascii: "b"): append("\u{08}")
+            case UInt8(ascii: "f"): append("\u{0C}")
+            case UInt8(ascii: "n"): append("\n")
+            case UInt8(ascii: "r"): append("\r")
+            case UInt8(ascii: "t"): append("\t")
             case UInt8(ascii: "u"):
                 var code = try hex4()
                 if (0xD800..<0xDC00).contains(code), bytes.count - position >= 6,
@@ -156,7 +161,7 @@ private struct Parser {
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     }
                 }
-                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                append(Unicode.Scalar(code) ?? "\u{FFFD}")
             default:
                 throw error("bad escape")
             }

@@ -1,3 +1,4 @@
+import Dispatch
 import FerryCore
 import Testing
 
@@ -24,5 +25,26 @@ import Testing
 
     @Test func decodesEscapes() throws {
         #expect(try GoJSON(parsing: Array(#""a\"\\\/\n\u00e9\ud83d\ude00""#.utf8)) == .string("a\"\\/\né😀"))
+    }
+}
+
+/// Strings full of escapes parse in time linear in their length (issue 14, point 3): ten times the
+/// escapes take about ten times as long, not a hundred (a generous bound on the ratio, no clock
+/// limit).
+@Suite struct GoJSONScalingTests {
+    func seconds(escapes: Int) throws -> Double {
+        let text = "\"" + String(repeating: #"a\"b\n"#, count: escapes) + "\""
+        let bytes = Array(text.utf8)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let value = try GoJSON(parsing: bytes)
+        #expect(value == .string(String(repeating: "a\"b\n", count: escapes)))
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    @Test func escapesCostLinearTime() throws {
+        _ = try seconds(escapes: 2_000)
+        let small = try seconds(escapes: 20_000)
+        let large = try seconds(escapes: 200_000)
+        #expect(large / max(small, 1e-4) < 30, "20,000 escapes: \(small) s, 200,000: \(large) s")
     }
 }
