@@ -124,7 +124,9 @@ struct CredentialHelper {
         } catch {
             throw StorageError(.unauthorized, "credential helper \(program): cannot run it")
         }
-        input.fileHandleForWriting.write(Data((server == "docker.io" ? "https://index.docker.io/v1/" : server).utf8))
+        // A helper that is missing or exits early closes its stdin: the write then fails (EPIPE),
+        // which must not end ferry.
+        try? input.fileHandleForWriting.write(contentsOf: Data((server == "docker.io" ? "https://index.docker.io/v1/" : server).utf8))
         try? input.fileHandleForWriting.close()
         // A helper that hangs would hold the copy forever: it gets 30 s.
         let deadline = DispatchTime.now() + .seconds(30)
