@@ -32,6 +32,15 @@ struct EpochS3FaultTests {
         return Set(listing.components(separatedBy: "<Key>").dropFirst().compactMap { $0.components(separatedBy: "</Key>").first })
     }
 
+    /// Waits (up to 12 s) until a multipart upload is under way in `bucket` while `copy` runs.
+    private func waitForMultipartUpload(_ server: [String: String], bucket: String, while copy: Child) throws -> Bool {
+        for _ in 0..<600 where copy.isRunning {
+            if try curlS3(server, "GET", "/\(bucket)?uploads=").stdout.contains("<UploadId>") { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
     @Test func serverKilledInTheMiddleOfAMultipartUploadNeverLeavesABrokenTag() throws {
         let scratch = try Scratch()
         let state = scratch.path("seaweedfs")
@@ -46,15 +55,7 @@ struct EpochS3FaultTests {
         let copy = try Child("/usr/bin/env", s3Environment(server) + [Paths.ferry, "copy", "--progress", "none", "oci:\(source):big", "epoch:s3://\(bucket)#big:v1"])
 
         // Kill the server (SIGKILL: a crash) as soon as a multipart upload is under way.
-        var sawUpload = false
-        for _ in 0..<600 where copy.isRunning {
-            if try curlS3(server, "GET", "/\(bucket)?uploads=").stdout.contains("<UploadId>") {
-                sawUpload = true
-                break
-            }
-            usleep(20_000)
-        }
-        #expect(sawUpload)
+        #expect(try waitForMultipartUpload(server, bucket: bucket, while: copy))
         let pid = try String(contentsOfFile: "\(state)/weed.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         _ = try run("kill", ["-9", pid])
         sleep(1)
@@ -100,15 +101,7 @@ struct EpochS3FaultTests {
         let source = scratch.path("big")
         #expect(try run("python3", [Paths.genLayout, source, "--size-mib", "160", "--layers", "1", "--tag", "big"]).status == 0)
         let copy = try Child("/usr/bin/env", s3Environment(server) + [Paths.ferry, "copy", "--progress", "none", "oci:\(source):big", "epoch:s3://\(bucket)#big:v1"])
-        var sawUpload = false
-        for _ in 0..<600 where copy.isRunning {
-            if try curlS3(server, "GET", "/\(bucket)?uploads=").stdout.contains("<UploadId>") {
-                sawUpload = true
-                break
-            }
-            usleep(20_000)
-        }
-        #expect(sawUpload)
+        #expect(try waitForMultipartUpload(server, bucket: bucket, while: copy))
         kill(copy.pid, SIGINT)
         let outcome = copy.wait()
         #expect(outcome.status == 130 && outcome.stderr == "ferry: interrupted\n", "\(outcome.status): \(outcome.stderr)")
