@@ -78,11 +78,8 @@ import OCI
         let scratch = try Scratch()
         let layout = scratch.path("layout")
         #expect(try ferry("copy", "--progress", "none", "oci:\(Paths.fixture("skopeo-layout"))", "oci:\(layout)").status == 0)
-        let blobs = layout + "/blobs/sha256"
-        let largest = try FileManager.default.contentsOfDirectory(atPath: blobs).max {
-            (try? FileManager.default.attributesOfItem(atPath: blobs + "/" + $0)[.size] as? Int ?? 0) ?? 0 < (try? FileManager.default.attributesOfItem(atPath: blobs + "/" + $1)[.size] as? Int ?? 0) ?? 0
-        }!
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: blobs + "/" + largest))
+        let (largest, path, _) = try largestBlob(in: layout)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.write(contentsOf: Data([0x42]))
         try handle.close()
         let verified = try events(["verify", "--json", "oci:\(layout)"], status: 1)

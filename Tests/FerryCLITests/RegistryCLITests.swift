@@ -126,10 +126,7 @@ struct RegistryCLITests {
         guard let s3 = environment["FERRY_TEST_REGISTRY_S3"] else { return }
         #expect(try ferryPlain("copy", "oci:\(layout):v1", "docker://\(s3)/t5/big:v1").status == 0)
         // The registry on S3 answers a blob GET with a redirect to the S3 host.
-        let blobs = layout + "/blobs/sha256"
-        let layer = try #require(try FileManager.default.contentsOfDirectory(atPath: blobs).max {
-            (try? FileManager.default.attributesOfItem(atPath: "\(blobs)/\($0)")[.size] as? Int) ?? 0 < (try? FileManager.default.attributesOfItem(atPath: "\(blobs)/\($1)")[.size] as? Int) ?? 0
-        })
+        let layer = try largestBlob(in: layout).hex
         let head = try run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(s3)/v2/t5/big/blobs/sha256:\(layer)"])
         #expect(head.stdout == "307")
         let pulled = try ferryPlain("copy", "--json", "docker://\(s3)/t5/big:v1", "oci:\(scratch.path("back")):v1")
@@ -350,9 +347,7 @@ struct RegistryCLITests {
         let registry = try FaultRegistry(scratch)
         let layout = scratch.path("big")
         #expect(try run("python3", [Paths.genLayout, "--size-mib", "24", "--layers", "1", "--tag", "v1", layout]).status == 0)
-        let layer = try #require(try FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256").map { "\(layout)/blobs/sha256/\($0)" }
-            .max { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 < (try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0 })
-        let size = try #require(try FileManager.default.attributesOfItem(atPath: layer)[.size] as? Int)
+        let size = try largestBlob(in: layout).size
         let push = ["/usr/bin/env", "XDG_CACHE_HOME=\(scratch.path("cache"))", Paths.ferry, "copy", "--tls-verify=false", "--progress", "none",
                     "--max-chunk", "4M", "oci:\(layout):v1", "docker://\(registry.host)/resumable/app:v1"]
         func patched(_ lines: [String]) -> Int {

@@ -143,6 +143,18 @@ func snapshot(_ directory: String) -> [String: Data] {
     return result
 }
 
+/// The largest blob of a layout (sha256): its hex name, path and size.
+func largestBlob(in layout: String) throws -> (hex: String, path: String, size: Int) {
+    let blobs = layout + "/blobs/sha256"
+    var found: (hex: String, path: String, size: Int) = ("", "", -1)
+    for name in try FileManager.default.contentsOfDirectory(atPath: blobs) {
+        let path = "\(blobs)/\(name)"
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        if size > found.size { found = (name, path, size) }
+    }
+    return found
+}
+
 /// The JSON objects of `--json` output, one per line.
 func jsonLines(_ text: String) -> [[String: Any]] {
     text.split(separator: "\n").compactMap {
