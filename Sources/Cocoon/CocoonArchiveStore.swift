@@ -136,7 +136,7 @@ public final class CocoonArchiveStore: WholeArtifactStore, SequentialSource {
         }
         let writer = try await CocoonArchiveWriter(path: path, name: root.repository, displayName: displayName, modificationTime: options.created ?? Date())
         let newSink = SnapshotSink(
-            displayName: displayName, spool: Spool(in: writer.destination.directory, name: ".ferry-spool-\(CocoonRoot.newID())"), materializer: writer)
+            displayName: displayName, spool: Spool(in: writer.destination.directory), materializer: writer)
         do {
             try newSink.willCopy(root.manifest)
         } catch {

@@ -97,6 +97,79 @@ public final class CocoonRoot: Sendable {
         }
     }
 
+    // MARK: writers that are gone
+
+    /// The lock file a Ferry writer holds from the moment it adds a pending record until the
+    /// record is complete or gone: `snapshot/db/.ferry-writer-<id>.lock`. cocoon never looks at it.
+    static func writerLockName(_ id: String) -> String { "\(database)/.ferry-writer-\(id).lock" }
+
+    /// How long a pending record without a writer lock (cocoon's own, or an older Ferry's) may
+    /// stay before it counts as abandoned: cocoon's garbage collector's rule.
+    static let pendingLifetime: TimeInterval = 24 * 3600
+
+    /// Creates and locks the writer lock of `id`; call it under the index lock, before the
+    /// pending record is stored. Closing the descriptor (or the writer's death) lets go of it.
+    func holdWriterLock(_ id: String) throws -> FileDescriptor {
+        let fd = try directory().open(Self.writerLockName(id), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
+        guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            try? fd.close()
+            throw StorageError(.unknown, "cocoon:\(path): cannot lock \(Self.writerLockName(id)): \(Errno(rawValue: errno))")
+        }
+        return fd
+    }
+
+    /// Lets go of a writer lock: the file goes first, then the lock with the descriptor.
+    func releaseWriterLock(_ id: String, _ fd: FileDescriptor) {
+        _ = try? directory().removeFile(Self.writerLockName(id))
+        try? fd.close()
+    }
+
+    /// A read-modify-write of the index that first takes out what killed writers left: a pending
+    /// record whose Ferry writer lock nobody holds (or, without one, older than a day), and the
+    /// names that point to it. Their data directories and lock files go once the index without
+    /// them is stored, so a failed write leaves the records findable for the next writer.
+    @discardableResult
+    public func updateReclaiming<T>(_ body: (inout SnapshotIndex) throws -> T) throws -> T {
+        var abandoned: [(id: String, removeData: Bool)] = []
+        let result = try update { index -> T in
+            abandoned = try self.takeOutAbandoned(&index)
+            return try body(&index)
+        }
+        guard let directory = try? directory() else { return result }
+        for (id, removeData) in abandoned {
+            if removeData { try? directory.removeTree("\(Self.dataRootName)/\(id)") }
+            _ = try? directory.removeFile(Self.writerLockName(id))
+        }
+        return result
+    }
+
+    private func takeOutAbandoned(_ index: inout SnapshotIndex, now: Date = Date()) throws -> [(id: String, removeData: Bool)] {
+        let directory = try directory()
+        var abandoned: [(id: String, removeData: Bool)] = []
+        var locked: Set<String> = []
+        for entry in (try? directory.entries(Self.database)) ?? [] where entry.hasPrefix(".ferry-writer-") && entry.hasSuffix(".lock") {
+            let id = String(entry.dropFirst(".ferry-writer-".count).dropLast(".lock".count))
+            guard Self.isValidID(id), let fd = try? directory.open("\(Self.database)/\(entry)", O_RDONLY | O_NONBLOCK | O_CLOEXEC) else { continue }
+            defer { try? fd.close() }
+            locked.insert(id)
+            var info = stat()
+            guard fstat(fd.rawValue, &info) == 0, info.st_mode & S_IFMT == S_IFREG, flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else { continue }
+            // Its writer is gone. A record it completed stays; one it left pending goes.
+            let pending = index.snapshots[id]?.pending ?? true
+            abandoned.append((id, pending))
+        }
+        for (id, record) in index.snapshots where record.pending && !locked.contains(id) && Self.isValidID(id) {
+            if let created = GoJSON.parseTimestamp(record.createdAt), now.timeIntervalSince(created) > Self.pendingLifetime {
+                abandoned.append((id, true))
+            }
+        }
+        for (id, removeData) in abandoned where removeData {
+            index.snapshots[id] = nil
+            for (name, owner) in index.names where owner == id { index.names[name] = nil }
+        }
+        return abandoned
+    }
+
     /// Resolves a reference as cocoon does (§5.5): an id, a name, or a unique id prefix of three
     /// characters or more. Pending records are not found.
     public func resolve(_ reference: String) throws -> (id: String, record: SnapshotRecord) {

@@ -99,7 +99,16 @@ public final class CocoonStore: WholeArtifactStore {
         if let twice = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
             throw StorageError(.nameInvalid, "\(displayName)#\(twice): two artifacts would become this one snapshot; copy them one at a time under different names")
         }
-        let index = try root.index()
+        // What killed writers left (pending records whose writer is gone, their directories,
+        // spools) is reclaimed first, so a name blocked by a kill is free again.
+        let root = self.root
+        let displayName = self.displayName
+        let (index, spools) = try await BlockingIO.run { () -> (SnapshotIndex, ContainedDirectory) in
+            let index = try root.updateReclaiming { $0 }
+            let spools = try naming(displayName) { try root.directory().subdirectory("snapshot", create: true) }
+            try spools.sweepTemporaryFiles(in: [spools])
+            return (index, spools)
+        }
         for name in names {
             if let id = index.names[name] { throw StorageError(.nameInvalid, "\(displayName)#\(name): the name is already in use by snapshot \(id)") }
         }
@@ -108,7 +117,7 @@ public final class CocoonStore: WholeArtifactStore {
             let name = planned.repository
             let writer = CocoonRootWriter(root: root, name: name, displayName: "\(displayName)#\(name)")
             let sink = SnapshotSink(
-                displayName: "\(displayName)#\(name)", spool: Spool(in: try naming(displayName) { try root.directory().subdirectory("snapshot") }, name: ".ferry-spool-\(CocoonRoot.newID())"),
+                displayName: "\(displayName)#\(name)", spool: Spool(in: spools),
                 materializer: writer)
             try sink.willCopy(planned.manifest)
             sinks[name] = sink

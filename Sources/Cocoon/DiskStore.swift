@@ -192,7 +192,7 @@ public final class DiskStore: WholeArtifactStore {
         case .device(let fd): writer = SparseFileWriter(fd: fd.rawValue, logicalSize: logicalSize, map: nil, inPlace: true)
         }
         let delivery = OrderedDelivery(
-            sequence: disks, displayName: displayName, spool: Spool(in: spoolIn, name: ".ferry-spool-\(CocoonRoot.newID())")
+            sequence: disks, displayName: displayName, spool: Spool(in: spoolIn)
         ) { _, stream in
             for try await chunk in stream { try await BlockingIO.run { try writer.write(chunk) } }
         }

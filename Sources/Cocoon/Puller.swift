@@ -84,12 +84,13 @@ public actor Puller {
     private func present(_ local: String) throws -> String? { try Self.present(local, in: root) }
 
     /// Waits while another process's record for `local` is pending (up to `patience`); the id
-    /// once it is complete, nil if it is gone or never was.
+    /// once it is complete, nil if it is gone or never was. A record whose writer was killed is
+    /// reclaimed (`CocoonRoot.updateReclaiming`), so it ends the wait at once.
     private static func awaitOther(_ local: String, in root: CocoonRoot, patience: Duration = .seconds(3600)) async throws -> String? {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: patience)
         while clock.now < deadline {
-            let index = try root.index()
+            let index = try await BlockingIO.run { try root.updateReclaiming { $0 } }
             guard let id = index.names[local], let record = index.snapshots[id] else { return nil }
             if !record.pending { return id }
             try await Task.sleep(for: .milliseconds(200))

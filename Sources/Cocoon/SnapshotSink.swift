@@ -111,16 +111,15 @@ final class OrderedDelivery: Sendable {
     func cleanUp() { spool.removeAll() }
 }
 
-/// A directory of early blobs (`.ferry-spool-<id>`) inside a destination's contained directory,
-/// made on first use and removed whole at the end.
+/// A directory of early blobs (`.ferry-spool-<random>.tmp`) inside a destination's contained
+/// directory, made on first use, locked while this process lives (so that the next writer's sweep
+/// removes it after a kill) and removed whole at the end.
 final class Spool: Sendable {
     private let parent: ContainedDirectory
-    private let name: String
     private let directory = Mutex<ContainedDirectory?>(nil)
 
-    init(in parent: ContainedDirectory, name: String) {
+    init(in parent: ContainedDirectory) {
         self.parent = parent
-        self.name = name
     }
 
     /// Creates the file `file` in the spool, made on first use.
@@ -129,7 +128,7 @@ final class Spool: Sendable {
             if let current { return current }
             let made: ContainedDirectory
             do {
-                made = try parent.subdirectory(name, create: true)
+                made = try parent.makeTemporaryDirectory(label: "spool")
             } catch let error as StorageError {
                 throw StorageError(error.code, "\(what): cannot make a spool: \(error.message)")
             }
@@ -141,7 +140,7 @@ final class Spool: Sendable {
     }
 
     func read(_ file: String) throws -> ByteStream {
-        guard let folder = directory.withLock({ $0 }) else { throw StorageError(.unknown, "\(parent.path(of: name)): no spool") }
+        guard let folder = directory.withLock({ $0 }) else { throw StorageError(.unknown, "\(parent.path): no spool") }
         let (fd, _) = try folder.openForReading(file)
         return try ByteStream.file(fd, path: folder.path(of: file))
     }
@@ -151,9 +150,10 @@ final class Spool: Sendable {
     }
 
     func removeAll() {
-        guard directory.withLock({ $0 }) != nil else { return }
+        guard let folder = directory.withLock({ current in defer { current = nil }; return current }),
+            let name = folder.path.lastComponent?.string
+        else { return }
         try? parent.removeTree(name)
-        directory.withLock { $0 = nil }
     }
 }
 

@@ -192,10 +192,10 @@ public final class DirectoryObjectStore: ObjectStore {
     }
 
     /// Removes the temporary files of killed writers anywhere in the bucket.
-    public func sweepTemporaryFiles() async throws {
-        guard FileSystem.exists(root) else { return }
+    public func sweepTemporaryFiles() async throws -> Int {
+        guard FileSystem.exists(root) else { return 0 }
         let directory = try directory()
-        try await BlockingIO.run {
+        return try await BlockingIO.run {
             var folders: [ContainedDirectory] = [directory]
             var index = 0
             while index < folders.count {
@@ -205,7 +205,7 @@ public final class DirectoryObjectStore: ObjectStore {
                     folders.append(try folder.subdirectory(name))
                 }
             }
-            try directory.sweepTemporaryFiles(in: folders)
+            return try directory.sweepTemporaryFiles(in: folders)
         }
     }
 }

@@ -29,6 +29,8 @@ extension EpochStore: Collectable {
         try await objects.exclusive(body)
     }
 
+    public func sweepTemporaryFiles() async throws -> Int { try await objects.sweepTemporaryFiles() }
+
     public func remove(_ item: StoredItem) async throws {
         switch item.kind {
         case .blob: try await objects.delete(blobKey(item.digest))

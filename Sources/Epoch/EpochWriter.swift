@@ -13,6 +13,7 @@ extension EpochStore {
             }
         }
         if plan.roots.contains(where: { $0.tag != nil }) { _ = try await readCatalog() }
+        _ = try await objects.sweepTemporaryFiles()
     }
 
     /// A blob that exists is skipped (epoch's HEAD first); otherwise it is verified while it

@@ -1,19 +1,7 @@
 import FerryCore
 import Foundation
-
-/// An object in a store: its key and size.
-public struct ObjectInfo: Sendable, Equatable {
-    public var key: String
-    public var size: Int64
-    /// When the object was last written (or touched).
-    public var modified: Date
-
-    public init(key: String, size: Int64, modified: Date = Date(timeIntervalSince1970: 0)) {
-        self.key = key
-        self.size = size
-        self.modified = modified
-    }
-}
+// ObjectInfo and the S3 listing parser live in S3Listing (Foundation only, so it can be fuzzed alone).
+@_exported import S3Listing
 
 /// A flat key space of byte objects: a local directory or an S3 bucket. The Epoch registry
 /// keeps everything in one.
@@ -39,6 +27,10 @@ public protocol ObjectStore: Sendable {
     /// Removes an object; a missing one is not an error.
     func delete(_ key: String) async throws
 
+    /// Removes what writers killed before they finished left behind (temporary files of a
+    /// directory store); returns how many. Stores without such leftovers have nothing to do.
+    func sweepTemporaryFiles() async throws -> Int
+
     /// Reads an object, changes it and writes it back, safe against other processes doing the
     /// same: `transform` gets the current bytes (nil when absent) and returns the new bytes, or
     /// nil to leave the object as it is.
@@ -59,6 +51,8 @@ extension ObjectStore {
     public func exclusive<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T { try await body() }
 
     /// Whether an object exists.
+    public func sweepTemporaryFiles() async throws -> Int { 0 }
+
     public func exists(_ key: String) async throws -> Bool { try await head(key) != nil }
 
     /// A whole small object, or nil when there is none.

@@ -297,23 +297,53 @@ public final class ContainedDirectory: @unchecked Sendable {
         return try await body()
     }
 
-    /// Removes temporary files (`.ferry-*.tmp`) in `relative` directories whose writers have
-    /// gone: a live writer holds a lock on its temporary file, so only orphans can be locked.
-    /// Runs under an exclusive lock on this directory, which writers hold shared while they
-    /// create a temporary file.
-    public func sweepTemporaryFiles(in directories: [ContainedDirectory]) throws {
+    /// Removes temporary files and directories (`.ferry-*.tmp`) in `directories` whose writers
+    /// have gone: a live writer holds a lock on its temporary file or directory, so only orphans
+    /// can be locked. Runs under an exclusive lock on this directory, which writers hold shared
+    /// while they create one. Returns how many it removed.
+    @discardableResult
+    public func sweepTemporaryFiles(in directories: [ContainedDirectory]) throws -> Int {
         try withLock {
+            var removed = 0
             for directory in directories {
                 for name in (try? directory.entries()) ?? [] where TempFile.isTemporaryName(name) {
-                    let fd = ferry_open_beneath(directory.descriptor, name, O_RDONLY | O_NONBLOCK, 0)
+                    let fd = ferry_open_beneath(directory.descriptor, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0)
                     guard fd >= 0 else { continue }
+                    defer { close(fd) }
                     var info = stat()
-                    if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                        unlinkat(directory.descriptor, name, 0)
+                    guard fstat(fd, &info) == 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+                    switch info.st_mode & S_IFMT {
+                    case S_IFREG:
+                        if unlinkat(directory.descriptor, name, 0) == 0 { removed += 1 }
+                    case S_IFDIR:
+                        if (try? directory.removeTree(name)) != nil { removed += 1 }
+                    default:
+                        continue
                     }
-                    close(fd)
                 }
             }
+            return removed
+        }
+    }
+
+    /// Makes a temporary directory `.ferry-<label>-<random>.tmp` here and locks it for as long as
+    /// the returned directory stays open, so that `sweepTemporaryFiles` removes it only once its
+    /// writer has gone. It is made under a shared lock on this directory (the sweep's lock).
+    public func makeTemporaryDirectory(label: String) throws -> ContainedDirectory {
+        try withLock(shared: true) {
+            for _ in 0..<8 {
+                let name = ".ferry-\(label)-\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).tmp"
+                guard mkdirat(descriptor, name, 0o700) == 0 else {
+                    if errno == EEXIST { continue }
+                    throw failure(name, errno)
+                }
+                let made = try subdirectory(name)
+                guard flock(made.descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                    throw FileSystem.failure(made.path, "lock")
+                }
+                return made
+            }
+            throw StorageError(.unknown, "\(path): no free temporary name")
         }
     }
 

@@ -32,10 +32,14 @@ public protocol Collectable: Inventory {
     /// Runs `body` under the lock that writers take to store a manifest and that `abort()`
     /// takes to remove what a failed copy wrote; places without one just run it.
     func excludingWriters<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
+    /// Removes the temporary files of writers that were killed (never a live writer's); returns
+    /// how many.
+    func sweepTemporaryFiles() async throws -> Int
 }
 
 extension Collectable {
     public func excludingWriters<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T { try await body() }
+    public func sweepTemporaryFiles() async throws -> Int { 0 }
 }
 
 /// What a collection found (and removed, unless it was a dry run).
@@ -43,6 +47,8 @@ public struct CollectionReport: Sendable {
     public var garbage: [StoredItem] = []
     /// Unreferenced, but younger than the grace period.
     public var spared: [StoredItem] = []
+    /// Temporary files of killed writers that were removed.
+    public var temporaryFiles = 0
     public var bytes: Int64 { garbage.reduce(0) { $0 + $1.size } }
 }
 
@@ -59,9 +65,10 @@ public struct GarbageCollector: Sendable {
     }
 
     public func collect(_ store: any Collectable, dryRun: Bool, now: Date = Date()) async throws -> CollectionReport {
+        var report = CollectionReport()
+        if !dryRun { report.temporaryFiles = try await store.sweepTemporaryFiles() }
         let items = try await store.storedItems()
         let reachable = try await store.reachableDigests()
-        var report = CollectionReport()
         for item in items where !reachable.contains(item.digest) {
             if now.timeIntervalSince(item.modified) < grace {
                 report.spared.append(item)

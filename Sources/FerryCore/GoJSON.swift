@@ -171,4 +171,49 @@ public indirect enum GoJSON: Sendable, Equatable {
         let sign = offset < 0 ? "-" : "+"
         return text + String(format: "%@%02d:%02d", sign, abs(offset) / 3600, abs(offset) % 3600 / 60)
     }
+
+    /// Reads what `timestamp` writes (any RFC 3339 time with an offset or `Z`); nil for anything
+    /// else. The fraction of a second is ignored.
+    public static func parseTimestamp(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[range] {
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard bytes.count >= 20, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54 || bytes[10] == 0x74,
+            bytes[13] == 0x3A, bytes[16] == 0x3A,
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
+        var cursor = 19
+        if bytes[cursor] == 0x2E {
+            cursor += 1
+            while cursor < bytes.count, (0x30...0x39).contains(bytes[cursor]) { cursor += 1 }
+        }
+        guard cursor < bytes.count else { return nil }
+        var offset = 0
+        switch bytes[cursor] {
+        case 0x5A, 0x7A:
+            guard cursor + 1 == bytes.count else { return nil }
+        case 0x2B, 0x2D:
+            guard cursor + 6 == bytes.count, bytes[cursor + 3] == 0x3A,
+                let hours = number(cursor + 1..<cursor + 3), let minutes = number(cursor + 4..<cursor + 6)
+            else { return nil }
+            offset = (hours * 60 + minutes) * 60 * (bytes[cursor] == 0x2D ? -1 : 1)
+        default:
+            return nil
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61,
+            let date = calendar.date(from: components)
+        else { return nil }
+        return date.addingTimeInterval(TimeInterval(-offset))
+    }
 }

@@ -22,6 +22,10 @@ extension LayoutStore: Collectable {
         try await directory().holdingLock(body)
     }
 
+    public func sweepTemporaryFiles() async throws -> Int {
+        try await BlockingIO.run { try self.sweepTemporaryFilesNow() }
+    }
+
     public func remove(_ item: StoredItem) async throws {
         try await deleteBlob(item.digest, in: "")
     }

@@ -143,8 +143,16 @@ extension LayoutStore {
                 _ = try readIndex()
             }
         }
+        try sweepTemporaryFilesNow()
+    }
+
+    /// Removes the temporary files of killed writers: in the layout's top directory and its
+    /// blob directories, where writers make them.
+    @discardableResult
+    func sweepTemporaryFilesNow() throws -> Int {
+        let directory = try self.directory()
         let blobDirectories = Digest.Algorithm.allCases.compactMap { try? directory.subdirectory("blobs/\($0.rawValue)") }
-        try directory.sweepTemporaryFiles(in: [directory] + blobDirectories)
+        return try directory.sweepTemporaryFiles(in: [directory] + blobDirectories)
     }
 
     private func checkLayoutVersion(_ directory: ContainedDirectory) throws {

@@ -45,7 +45,7 @@ extension Ferry {
                 report.spared.forEach { Output.event("spared", describe($0, action: "spared")) }
                 Output.event("summary", [
                     "location": location, "dryRun": dryRun, "items": report.garbage.count, "bytes": report.bytes,
-                    "spared": report.spared.count,
+                    "spared": report.spared.count, "temporaryFiles": report.temporaryFiles,
                 ])
                 return
             }
@@ -53,7 +53,8 @@ extension Ferry {
                 Output.line("\(verb) \(label(item)) \(item.digest) (\(Output.bytes(item.size)))")
             }
             let spared = report.spared.isEmpty ? "" : "; \(report.spared.count) younger than \(grace) spared"
-            Output.line("\(location): \(verb) \(report.garbage.count) item(s), \(Output.bytes(report.bytes))\(spared)")
+            let swept = report.temporaryFiles == 0 ? "" : "; \(report.temporaryFiles) temporary file(s) of killed writers removed"
+            Output.line("\(location): \(verb) \(report.garbage.count) item(s), \(Output.bytes(report.bytes))\(spared)\(swept)")
         }
 
         private func label(_ item: StoredItem) -> String {

@@ -81,4 +81,59 @@ import Testing
         #expect(Date().timeIntervalSince(start) > 1.0)
         holder.waitUntilExit()
     }
+
+    /// A pending record is reclaimed when its writer is gone (issue 14, point 2): a Ferry writer's
+    /// lock file that nobody holds, or, without one, a record older than a day (cocoon's rule).
+    /// A held lock, a young record of cocoon's and a completed record stay.
+    @Test func recordsOfWritersThatAreGoneAreReclaimed() throws {
+        let ids = ["DEADDEADDEADDEADDEADDEADDE", "LIVELIVELIVELIVELIVELIVELI", "YQUNGYQUNGYQUNGYQUNGYQUNGA", "QLDQLDQLDQLDQLDQLDQLDQLDQL", "DQNEDQNEDQNEDQNEDQNEDQNEDQ"]
+        let (dead, live, young, old, done) = (ids[0], ids[1], ids[2], ids[3], ids[4])
+        try root.update { index in
+            for (id, hoursAgo) in [(dead, 0.1), (live, 0.1), (young, 1.0), (old, 25.0), (done, 0.1)] {
+                var config = SnapshotConfig()
+                config.id = id
+                config.name = "n-\(id.prefix(4))"
+                let created = GoJSON.timestamp(Date().addingTimeInterval(-hoursAgo * 3600), in: TimeZone(secondsFromGMT: 3 * 3600)!)
+                index.snapshots[id] = SnapshotRecord(
+                    config: config, createdAt: created, pending: id != done, dataDir: "\(directory)/snapshot/localfile/\(id)")
+                index.names[config.name] = id
+            }
+        }
+        for id in ids {
+            try FileManager.default.createDirectory(atPath: "\(directory)/snapshot/localfile/\(id)", withIntermediateDirectories: true)
+            try Data("disk".utf8).write(to: URL(fileURLWithPath: "\(directory)/snapshot/localfile/\(id)/disk.raw"))
+        }
+        // A killed writer's lock file (nobody holds it), a live writer's (held here, through a
+        // descriptor of its own), and the lock of a writer killed just after it completed.
+        let deadLock = "\(directory)/snapshot/db/.ferry-writer-\(dead).lock"
+        let liveLock = "\(directory)/snapshot/db/.ferry-writer-\(live).lock"
+        let doneLock = "\(directory)/snapshot/db/.ferry-writer-\(done).lock"
+        for path in [deadLock, liveLock, doneLock] { #expect(FileManager.default.createFile(atPath: path, contents: nil)) }
+        let held = open(liveLock, O_RDONLY)
+        defer { close(held) }
+        #expect(flock(held, LOCK_EX) == 0)
+
+        let index = try root.updateReclaiming { $0 }
+        #expect(Set(index.snapshots.keys) == [live, young, done])
+        #expect(Set(index.names.values) == [live, young, done])
+        let data = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/snapshot/localfile")
+        #expect(Set(data) == [live, young, done])
+        #expect(!FileManager.default.fileExists(atPath: deadLock))
+        #expect(!FileManager.default.fileExists(atPath: doneLock))
+        #expect(FileManager.default.fileExists(atPath: liveLock))
+        #expect(index.snapshots[done]?.pending == false)
+        // What the file says agrees.
+        #expect(try root.index() == index)
+    }
+
+    @Test func goTimestampsReadBack() throws {
+        let date = Date(timeIntervalSince1970: 1_777_000_000.25)
+        for zone in [TimeZone(secondsFromGMT: 0)!, TimeZone(secondsFromGMT: 8 * 3600)!, TimeZone(secondsFromGMT: -(3 * 3600 + 1800))!] {
+            let text = GoJSON.timestamp(date, in: zone)
+            #expect(GoJSON.parseTimestamp(text).map { Int($0.timeIntervalSince1970) } == 1_777_000_000, "\(text)")
+        }
+        for bad in ["", "2026-01-01", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00+0100", "2026-01-01T00:00:00.Zx"] {
+            #expect(GoJSON.parseTimestamp(bad) == nil, "\(bad)")
+        }
+    }
 }

@@ -99,7 +99,7 @@ extension PullerTests {
         config.id = "OTHERPROCESSOTHERPROCESSAA"
         config.name = "shared"
         try root.update {
-            $0.snapshots[config.id] = SnapshotRecord(config: config, createdAt: "2026-11-23T00:00:00Z", pending: true, dataDir: "/elsewhere")
+            $0.snapshots[config.id] = SnapshotRecord(config: config, createdAt: GoJSON.timestamp(Date()), pending: true, dataDir: "/elsewhere")
             $0.names["shared"] = config.id
         }
         let puller = Puller(root: FilePath("\(directory)/root"), source: LayoutStore(directory: layout, refNameStyle: .full))
@@ -108,5 +108,29 @@ extension PullerTests {
         try root.update { $0.snapshots[config.id]?.pending = false }
         #expect(try await pulled == config.id)
         #expect(try root.index().snapshots.count == 1)
+    }
+
+    /// A Ferry writer that was killed leaves its pending record and an unheld lock file: the pull
+    /// reclaims the name at once instead of waiting for the record (issue 14, point 2).
+    @Test func aPullDoesNotWaitForAWriterThatWasKilled() async throws {
+        try await publish("shared", seed: 7)
+        let root = CocoonRoot(path: FilePath("\(directory)/root"))
+        var config = SnapshotConfig()
+        config.id = "KILLEDKILLEDKILLEDKILLEDKI"
+        config.name = "shared"
+        try root.update {
+            $0.snapshots[config.id] = SnapshotRecord(config: config, createdAt: GoJSON.timestamp(Date()), pending: true, dataDir: "\(self.directory)/root/snapshot/localfile/\(config.id)")
+            $0.names["shared"] = config.id
+        }
+        try FileManager.default.createDirectory(atPath: "\(directory)/root/snapshot/localfile/\(config.id)", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: "\(directory)/root/snapshot/db/.ferry-writer-\(config.id).lock", contents: nil))
+        let puller = Puller(root: FilePath("\(directory)/root"), source: LayoutStore(directory: layout, refNameStyle: .full))
+        let started = ContinuousClock.now
+        let pulled = try await puller.ensure("shared")
+        #expect(pulled != config.id)
+        #expect(ContinuousClock.now - started < .seconds(60), "no hour-long wait")
+        let index = try root.index()
+        #expect(index.names["shared"] == pulled && index.snapshots.keys.sorted() == [pulled])
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/root/snapshot/localfile/\(config.id)"))
     }
 }
