@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a synthetic OCI image layout of incompressible data, for benchmarks.
 
-usage: gen-layout.py DIR --size-mib N --layers K [--tag T] [--seed S] [--raw]
+usage: gen-layout.py DIR --size-mib N --layers K [--tag T] [--seed S] [--raw] [--tags N]
 
 Writes ~N MiB of random bytes split over K layers whose sizes are proportional
 to 1..K (so they all differ), plus a minimal image config (linux/amd64, diff_ids
@@ -14,6 +14,10 @@ application/vnd.oci.image.layer.v1.tar) holding one file of random bytes, so
 tools that read layers (oci-image-tool validate, umoci unpack) accept it; the
 layer digest equals its diff_id. --raw writes bare random bytes instead (same
 mediaType, not a valid tar; skopeo copies it, oci-image-tool rejects it).
+
+--tags N writes N tags instead of one: T-00001 ... T-N, each naming a manifest of its
+own (the same layers and config, told apart by an annotation), as a registry
+mirror with many tags looks.
 
 Without --seed the data comes from os.urandom; with --seed the output is fully
 deterministic (same arguments + seed => same digests), at roughly half the speed.
@@ -142,6 +146,7 @@ def main():
     ap.add_argument("--tag", default="bench")
     ap.add_argument("--seed", default=None, help="deterministic data from this seed")
     ap.add_argument("--raw", action="store_true", help="layers are bare random bytes, not tars")
+    ap.add_argument("--tags", type=int, default=1, help="this many tags, each naming a manifest of its own")
     args = ap.parse_args()
     if args.layers < 1 or args.size_mib < 0:
         ap.error("--layers must be >= 1 and --size-mib >= 0")
@@ -169,12 +174,17 @@ def main():
         "config": {"mediaType": CONFIG_MT, "digest": cdigest, "size": csize},
         "layers": layers,
     }
-    mdigest, msize = write_bytes_blob(args.dir, json.dumps(manifest).encode())
-
+    names = [args.tag] if args.tags <= 1 else [f"{args.tag}-{i:05d}" for i in range(1, args.tags + 1)]
+    entries = []
+    for n, name in enumerate(names):
+        if len(names) > 1:
+            manifest["annotations"] = {"org.example.n": str(n)}
+        mdigest, msize = write_bytes_blob(args.dir, json.dumps(manifest).encode())
+        entries.append({"mediaType": MANIFEST_MT, "digest": mdigest, "size": msize,
+                        "annotations": {REF_NAME: name}})
+    taken = set(names)
     index["manifests"] = [d for d in index.get("manifests", [])
-                          if d.get("annotations", {}).get(REF_NAME) != args.tag]
-    index["manifests"].append({"mediaType": MANIFEST_MT, "digest": mdigest, "size": msize,
-                               "annotations": {REF_NAME: args.tag}})
+                          if d.get("annotations", {}).get(REF_NAME) not in taken] + entries
     tmp = os.path.join(args.dir, "index.json.tmp")
     with open(tmp, "w") as f:
         json.dump(index, f)

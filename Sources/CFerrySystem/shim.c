@@ -93,3 +93,5 @@ int ferry_open_beneath(int dirfd, const char *path, int flags, unsigned int mode
     }
     return open_by_walk(dirfd, path, flags, mode);
 }
+
+int ferry_o_path(void) { return O_PATH; }

@@ -27,8 +27,9 @@ extension EpochStore {
 
     /// Under the store's lock (the one `abort()` and `ferry gc` take), and only when everything
     /// the manifest names is present: by tag, the by-digest copy first, then the tag object,
-    /// then the catalog. By digest (no tag): the by-digest copy only, as epoch does for the
-    /// children of an index.
+    /// then the catalog (with the tags stored since its last update, when that is a second old
+    /// or more; the rest when the copy ends). By digest (no tag): the by-digest copy only, as
+    /// epoch does for the children of an index.
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
         try validate(repository)
         let tag: String? = if case .root(let given?) = target { given } else { nil }
@@ -47,12 +48,32 @@ extension EpochStore {
             guard let tag else { return }
             let key = self.tagKey(tag, in: repository)
             try await self.objects.write(self.prefix + key, manifest.bytes)
-            try await self.objects.update(self.catalogKey) { current in
-                var catalog = try current.map { try self.parseCatalog($0) } ?? Catalog()
-                catalog.add(tag: tag, key: key, repository: repository)
-                return catalog.encoded()
+            let due = self.uncataloged.withLock { pending -> Bool in
+                pending.tags.append((tag, key, repository))
+                return pending.last.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
             }
+            if due { try await self.updateCatalog() }
         }
+    }
+
+    /// Adds the tags stored since the last update to `catalog.json`, in one read-modify-write.
+    private func updateCatalog() async throws {
+        let tags = uncataloged.withLock { pending in
+            defer { pending = ([], .now) }
+            return pending.tags
+        }
+        guard !tags.isEmpty else { return }
+        try await objects.update(catalogKey) { current in
+            var catalog = try current.map { try self.parseCatalog($0) } ?? Catalog()
+            for entry in tags { catalog.add(tag: entry.tag, key: entry.key, repository: entry.repository) }
+            return catalog.encoded()
+        }
+    }
+
+    /// The end of a copy: every tag stored is in the catalog.
+    public func commit() async throws {
+        guard uncataloged.withLock({ !$0.tags.isEmpty }) else { return }
+        try await objects.exclusive { try await self.updateCatalog() }
     }
 
     /// Records an object this store created, with its time then, for `abort()`.
@@ -66,6 +87,10 @@ extension EpochStore {
     /// marked in use since. On S3, which has neither a lock nor refreshable times, nothing is
     /// removed: what a failed copy left is unreachable and goes with `ferry gc`.
     public func abort() async {
+        // The tags stored before the failure stay, in the catalog too.
+        if uncataloged.withLock({ !$0.tags.isEmpty }) {
+            _ = try? await objects.exclusive { try await self.updateCatalog() }
+        }
         let written = created.withLock { $0 }
         guard objects.supportsLocking, !written.isEmpty else { return }
         _ = try? await objects.exclusive {

@@ -133,9 +133,14 @@ public final class ContainedDirectory: @unchecked Sendable {
 
     /// The status of `relative`, or nil when nothing is there (or a symlink is on the way).
     public func status(_ relative: String) -> Status? {
-        guard let (directory, name) = try? parent(of: relative) else { return nil }
+        // One contained open of the path itself (O_PATH: no access needed, a symlink at the end
+        // is opened as itself) and an fstat.
+        guard (try? Self.components(of: relative)) != nil else { return nil }
+        let fd = ferry_open_beneath(descriptor, relative, ferry_o_path() | O_NOFOLLOW | O_CLOEXEC, 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
         var info = stat()
-        guard fstatat(directory.descriptor, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        guard fstat(fd, &info) == 0 else { return nil }
         return Status(
             type: info.st_mode & S_IFMT, size: Int64(info.st_size),
             modified: Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9))

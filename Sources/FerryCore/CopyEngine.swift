@@ -160,14 +160,16 @@ public struct CopyEngine: Sendable {
         // Grouped by source repository in the plan's order, never a dictionary's: a sequential
         // sink writes what it gets in the order it gets it.
         var missing: [(repository: String, blobs: [CopyPlan.Blob])] = []
+        var positions: [String: Int] = [:]
         for blob in blobs {
             if try await destination.blobExists(blob.descriptor.digest, in: blob.destinationRepository) {
                 await destination.markInUse(blob.descriptor.digest, in: blob.destinationRepository)
                 report(.blobSkipped(blob.descriptor))
                 result.tally(.skipped(blob.descriptor.size))
-            } else if let index = missing.firstIndex(where: { $0.repository == blob.sourceRepository }) {
+            } else if let index = positions[blob.sourceRepository] {
                 missing[index].blobs.append(blob)
             } else {
+                positions[blob.sourceRepository] = missing.count
                 missing.append((blob.sourceRepository, [blob]))
             }
         }

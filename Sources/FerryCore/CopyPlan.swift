@@ -42,11 +42,15 @@ public struct CopyPlan: Sendable {
         public var tags: [String?]
     }
 
-    public var roots: [Root] = []
+    public private(set) var roots: [Root] = []
     /// Blobs in the order manifests name them, each once per destination repository.
-    public var blobs: [Blob] = []
+    public private(set) var blobs: [Blob] = []
     /// Manifests, children before the manifests that name them; roots carry their tags.
-    public var manifests: [ManifestPush] = []
+    public private(set) var manifests: [ManifestPush] = []
+    /// Where each blob and manifest already is in the plan, by digest and destination
+    /// repository: adding a root costs its own graph, not the plan's size.
+    private var plannedBlobs = Set<BlobKey>()
+    private var plannedManifests: [BlobKey: Int] = [:]
 
     /// The total size of the blobs (checked as they are added: it never overflows).
     public private(set) var bytes: Int64 = 0
@@ -56,19 +60,18 @@ public struct CopyPlan: Sendable {
     /// Adds one root and the graph under it; fails when the sizes it names add up past Int64.
     mutating func add(_ root: Manifest, graph: ArtifactGraph, request: CopyRequest) throws {
         roots.append(Root(manifest: root, tag: request.tag, repository: request.destinationRepository, sourceRepository: request.sourceRepository))
-        var knownBlobs = Set(blobs.map { BlobKey(digest: $0.descriptor.digest, repository: $0.destinationRepository) })
         for blob in graph.blobs
-        where knownBlobs.insert(BlobKey(digest: blob.digest, repository: request.destinationRepository)).inserted {
+        where plannedBlobs.insert(BlobKey(digest: blob.digest, repository: request.destinationRepository)).inserted {
             bytes = try Arithmetic.add(bytes, blob.size, what: "manifest \(root.digest)")
             blobs.append(Blob(descriptor: blob, sourceRepository: request.sourceRepository, destinationRepository: request.destinationRepository))
         }
         for manifest in graph.manifests {
             let isRoot = manifest.digest == root.digest
-            if let existing = manifests.firstIndex(where: {
-                $0.manifest.digest == manifest.digest && $0.destinationRepository == request.destinationRepository
-            }) {
+            let key = BlobKey(digest: manifest.digest, repository: request.destinationRepository)
+            if let existing = plannedManifests[key] {
                 if isRoot { manifests[existing].tags.append(request.tag) }
             } else {
+                plannedManifests[key] = manifests.count
                 manifests.append(ManifestPush(manifest: manifest, destinationRepository: request.destinationRepository, tags: isRoot ? [request.tag] : []))
             }
         }

@@ -130,14 +130,29 @@ extension LayoutIndex {
 
     /// Lists a pushed root: under `refName`, replacing what that name named, or untagged once.
     mutating func record(_ manifest: Manifest, refName: String?) {
-        var entry = manifest.descriptor
-        if let refName {
-            manifests.removeAll { $0.refName == refName }
-            entry.annotations = [AnnotationKey.refName: refName]
-        } else if manifests.contains(where: { $0.digest == manifest.digest }) {
-            return
+        record([(manifest, refName)])
+    }
+
+    /// Lists pushed roots in order, as one `record` each would, in time linear in the index and
+    /// the roots: the last root under a name wins, an untagged root is listed once.
+    mutating func record(_ roots: [(manifest: Manifest, refName: String?)]) {
+        var last: [String: Int] = [:]
+        for (position, root) in roots.enumerated() {
+            if let refName = root.refName { last[refName] = position }
         }
-        manifests.append(entry)
+        if !last.isEmpty { manifests.removeAll { entry in entry.refName.map { last[$0] != nil } ?? false } }
+        var listed = Set(manifests.map(\.digest))
+        for (position, root) in roots.enumerated() {
+            var entry = root.manifest.descriptor
+            if let refName = root.refName {
+                guard last[refName] == position else { continue }
+                entry.annotations = [AnnotationKey.refName: refName]
+            } else if listed.contains(root.manifest.digest) {
+                continue
+            }
+            manifests.append(entry)
+            listed.insert(entry.digest)
+        }
     }
 
     /// The `ref.name` a tag is written under: a full reference is written as given; a bare tag

@@ -4,6 +4,10 @@ import OCI
 import Synchronization
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// How a layout writes the `org.opencontainers.image.ref.name` of a tag.
 public enum RefNameStyle: String, Sendable, CaseIterable {
     /// `v1`, as skopeo and umoci write it (the default).
@@ -36,10 +40,27 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
         /// Blobs this store renamed into place, with their modification time then: `abort()`
         /// removes one only while nobody has marked it in use since.
         var written: [Digest: Date] = [:]
+        /// Roots stored whose tags `index.json` does not list yet: they are recorded together,
+        /// at most a second apart and at the end, so that a sync of many tags rewrites the
+        /// index a few times instead of once per tag.
+        var unrecorded: [(manifest: Manifest, refName: String?)] = []
+        var lastRecorded: ContinuousClock.Instant?
     }
 
     let writeState = Mutex(WriteState())
     private let opened = DirectorySlot()
+    /// `index.json` as last parsed, with the identity of the file it came from: a sync that
+    /// resolves thousands of tags parses it once.
+    private let parsedIndex = Mutex<(key: IndexFileKey, index: LayoutIndex)?>(nil)
+
+    /// What tells one `index.json` from another: it is only ever replaced by rename.
+    struct IndexFileKey: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: Int
+        var modifiedNanoseconds: Int
+    }
 
     /// A layout at `directory`; nothing is read or created until it is used.
     public init(directory: String, refNameStyle: RefNameStyle = .bare) {
@@ -78,15 +99,28 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
 
     private func readIndexNow() throws -> LayoutIndex {
         let directory = try directory()
-        guard directory.exists(Self.indexName) else {
+        var info = stat()
+        guard fstatat(directory.descriptor, Self.indexName, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
             throw StorageError(.nameUnknown, "\(displayName): not an OCI layout (no index.json)")
         }
+        let key = IndexFileKey(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modified: Int(info.st_mtim.tv_sec), modifiedNanoseconds: Int(info.st_mtim.tv_nsec))
+        if let cached = parsedIndex.withLock({ $0 }), cached.key == key { return cached.index }
         let bytes = try directory.readFile(Self.indexName, limit: Manifest.maximumSize)
+        let index: LayoutIndex
         do {
-            return try LayoutIndex(bytes: bytes)
+            index = try LayoutIndex(bytes: bytes)
         } catch {
             throw StorageError(.manifestInvalid, "\(displayName): index.json is corrupt: \(error)")
         }
+        // Kept only when the file read is the file stat'ed (not replaced in between).
+        var again = stat()
+        if bytes.count == Int(info.st_size), fstatat(directory.descriptor, Self.indexName, &again, AT_SYMLINK_NOFOLLOW) == 0,
+            again.st_ino == info.st_ino, again.st_mtim.tv_sec == info.st_mtim.tv_sec, again.st_mtim.tv_nsec == info.st_mtim.tv_nsec {
+            parsedIndex.withLock { $0 = (key, index) }
+        }
+        return index
     }
 
     /// Reads, changes and atomically replaces `index.json` under the layout's lock; nothing is

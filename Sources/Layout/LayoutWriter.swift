@@ -45,8 +45,9 @@ extension LayoutStore {
     }
 
     /// Stores a manifest under the layout's lock, and only when everything it names is there
-    /// at that moment (the lock `abort()` and `ferry gc` take); a root is then listed in
-    /// `index.json`.
+    /// at that moment (the lock `abort()` and `ferry gc` take). A root is then listed in
+    /// `index.json`: at once when the last listing is a second old or more, else with the next
+    /// ones (`recordRoots`), at the latest when the copy commits or aborts.
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
         let refName: String? = try { if case .root(let tag?) = target { return try self.refName(forTag: tag, repository: repository) }; return nil }()
         try await prepareForWriting()
@@ -54,9 +55,7 @@ extension LayoutStore {
         let displayName = self.displayName
         try await BlockingIO.run {
             try naming(displayName) { try directory.withLock {
-                if let missing = (manifest.blobs + manifest.manifests).first(where: { directory.regularFileSize(Self.blobName($0.digest)) == nil }) {
-                    throw StorageError(.manifestBlobUnknown, "\(displayName): manifest \(manifest.digest) names \(missing.digest), which is not in the layout")
-                }
+                try self.checkComplete(manifest, in: directory)
                 let name = Self.blobName(manifest.digest)
                 if directory.regularFileSize(name) == nil {
                     let (folder, file) = try directory.parent(of: name, create: true)
@@ -65,21 +64,71 @@ extension LayoutStore {
                     self.writeState.withLock { $0.written[manifest.digest] = stamp }
                 }
                 guard case .root = target else { return }
-                // Blobs renamed into place must be durable before index.json names them.
-                try directory.subdirectory("blobs/\(manifest.digest.algorithm.rawValue)").sync()
-                var index = try self.readIndex()
-                let before = try index.encoded()
-                index.record(manifest, refName: refName)
-                let after = try index.encoded()
-                if after != before { try directory.writeAtomically(after, to: Self.indexName) }
+                let due = self.writeState.withLock { state -> Bool in
+                    state.unrecorded.append((manifest, refName))
+                    return state.lastRecorded.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
+                }
+                if due { try self.recordRootsLocked(in: directory) }
             } }
         }
+    }
+
+    /// Fails unless every blob and child a manifest names is in the layout.
+    private func checkComplete(_ manifest: Manifest, in directory: ContainedDirectory) throws {
+        if let missing = (manifest.blobs + manifest.manifests).first(where: { directory.regularFileSize(Self.blobName($0.digest)) == nil }) {
+            throw StorageError(.manifestBlobUnknown, "\(displayName): manifest \(manifest.digest) names \(missing.digest), which is not in the layout")
+        }
+    }
+
+    /// Lists the roots stored since the last listing in `index.json`, in one rewrite: checked
+    /// again (a `ferry gc` may have run in between), their blobs made durable first.
+    private func recordRootsLocked(in directory: ContainedDirectory) throws {
+        let roots = writeState.withLock { state -> [(manifest: Manifest, refName: String?)] in
+            defer {
+                state.unrecorded = []
+                state.lastRecorded = .now
+            }
+            return state.unrecorded
+        }
+        guard !roots.isEmpty else { return }
+        for root in roots {
+            try checkComplete(root.manifest, in: directory)
+            guard directory.regularFileSize(Self.blobName(root.manifest.digest)) != nil else {
+                throw StorageError(.manifestUnknown, "\(displayName): manifest \(root.manifest.digest) went missing before it was listed")
+            }
+        }
+        // Blobs renamed into place must be durable before index.json names them.
+        for algorithm in Set(roots.map(\.manifest.digest.algorithm)) {
+            try directory.subdirectory("blobs/\(algorithm.rawValue)").sync()
+        }
+        var index = try readIndex()
+        let before = try index.encoded()
+        index.record(roots)
+        let after = try index.encoded()
+        if after != before { try directory.writeAtomically(after, to: Self.indexName) }
+    }
+
+    /// Lists the roots not yet listed, under the layout's lock.
+    func recordRoots() async throws {
+        guard writeState.withLock({ !$0.unrecorded.isEmpty }) else { return }
+        let directory = try directory()
+        let displayName = self.displayName
+        try await BlockingIO.run {
+            try naming(displayName) { try directory.withLock { try self.recordRootsLocked(in: directory) } }
+        }
+    }
+
+    /// The end of a copy: every root stored is listed.
+    public func commit() async throws {
+        try await recordRoots()
     }
 
     /// After a failed copy: removes the layout if this store created it; otherwise, under the
     /// layout's lock, removes the blobs this store wrote that `index.json` does not reach and
     /// that nobody has marked in use since (a copy that skipped one refreshes its time).
     public func abort() async {
+        // The roots stored before the failure stay listed, as when each was listed at once.
+        try? await recordRoots()
         let (created, written) = writeState.withLock { ($0.createdRoot, $0.written) }
         guard created || !written.isEmpty, let directory = try? directory() else { return }
         let root = self.root

@@ -72,12 +72,18 @@ final class Child {
         pid = child
     }
 
+    /// The CPU time (user and system) the program used, and its peak resident memory in KiB,
+    /// once it has ended.
+    private(set) var cpuSeconds: Double = 0
+    private(set) var peakKiB = 0
+
     /// Whether the program still runs (reaps it when it has ended).
     var isRunning: Bool {
         guard status == nil else { return false }
         var raw: Int32 = 0
-        guard waitpid(pid, &raw, WNOHANG) == pid else { return true }
-        status = Self.decode(raw)
+        var usage = rusage()
+        guard wait4(pid, &raw, WNOHANG, &usage) == pid else { return true }
+        ended(raw, usage)
         return false
     }
 
@@ -85,11 +91,18 @@ final class Child {
     func wait() -> Run {
         if status == nil {
             var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-            status = Self.decode(raw)
+            var usage = rusage()
+            while wait4(pid, &raw, 0, &usage) < 0 && errno == EINTR {}
+            ended(raw, usage)
         }
         let texts = outputs.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
         return Run(status: status!, stdout: texts[0], stderr: texts[1])
+    }
+
+    private func ended(_ raw: Int32, _ usage: rusage) {
+        status = Self.decode(raw)
+        cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        peakKiB = usage.ru_maxrss
     }
 
     private static func decode(_ raw: Int32) -> Int32 {

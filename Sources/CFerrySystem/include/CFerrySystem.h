@@ -25,6 +25,9 @@ int ferry_set_mmap_threshold(int bytes);
 /// (ELOOP for a symlink, EXDEV or EINVAL for a path that leaves the directory).
 int ferry_open_beneath(int dirfd, const char *path, int flags, unsigned int mode);
 
+/// O_PATH, which Swift's Glibc module does not export (it needs _GNU_SOURCE).
+int ferry_o_path(void);
+
 /// For tests: 1 makes ferry_open_beneath use the O_NOFOLLOW walk even where openat2 exists.
 void ferry_set_beneath_walk(int force);
 
