@@ -65,11 +65,13 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
+        // The S3 ListObjectsV2 page parser and ObjectInfo: Foundation only (Epoch re-exports it).
+        .target(name: "S3Listing"),
         // epoch: the Epoch bucket layout on an object store (a directory or S3).
         .target(
             name: "Epoch",
             dependencies: [
-                "OCI", "FerryCore", "HTTPSupport",
+                "OCI", "FerryCore", "HTTPSupport", "S3Listing",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

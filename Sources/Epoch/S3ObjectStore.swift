@@ -165,7 +165,9 @@ public struct S3ObjectStore: ObjectStore {
             if let token { query.append(("continuation-token", token)) }
             let response = try await send(.GET, key: nil, query: query)
             guard (200..<300).contains(response.status.code) else { throw await failure(response, "LIST", key: prefix) }
-            let page = ListPage(data: Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView))
+            let body = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
+            let page: ListPage
+            do { page = try ListPage(data: body) } catch { throw StorageError(.unknown, "\(displayName): LIST \(prefix): \(error)") }
             found += page.objects
             token = page.truncated ? page.nextToken : nil
         } while token != nil

@@ -5,16 +5,31 @@ import Foundation
 #endif
 
 /// One page of a ListObjectsV2 answer.
-struct ListPage {
-    var objects: [ObjectInfo] = []
-    var truncated = false
-    var nextToken: String?
+public struct ListPage {
+    public var objects: [ObjectInfo] = []
+    public var truncated = false
+    public var nextToken: String?
 
-    init(data: Data) {
+    /// Why a page cannot be read.
+    public struct Malformed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads the page; elements it does not know are left out. A body that is not UTF-8 or not
+    /// XML is an error: FoundationXML traps on an element name that is not UTF-8, and a page cut
+    /// short would silently leave objects out.
+    public init(data: Data) throws {
+        guard String(validating: data, as: UTF8.self) != nil else {
+            throw Malformed(description: "the listing is not UTF-8 text")
+        }
         let delegate = Delegate()
         let parser = XMLParser(data: data)
         parser.delegate = delegate
-        _ = parser.parse()
+        guard parser.parse() else {
+            throw Malformed(description: "the listing is not XML (\(parser.parserError.map { "\($0)" } ?? "unreadable"))")
+        }
+        // FoundationXML on Linux reports success for a document that ends inside an element.
+        guard delegate.closedRoot else { throw Malformed(description: "the listing ends before its last element does") }
         objects = delegate.objects
         truncated = delegate.truncated
         nextToken = delegate.nextToken
@@ -25,6 +40,9 @@ struct ListPage {
         var truncated = false
         var nextToken: String?
         private var text = ""
+        private var depth = 0
+        /// Whether the document's root element ended.
+        var closedRoot = false
         private var key = ""
         private var size: Int64 = 0
         private var modified = Date()
@@ -36,11 +54,14 @@ struct ListPage {
 
         func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
             text = ""
+            depth += 1
         }
 
         func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            depth -= 1
+            if depth == 0 { closedRoot = true }
             switch name {
             case "Key": key = text
             case "Size": size = Int64(text) ?? 0

@@ -1,0 +1,27 @@
+import Epoch
+import Foundation
+import Testing
+
+/// Inputs the fuzz harnesses (Sources/FerryFuzz) found, kept so that the fixes stay.
+@Suite struct S3ListingFuzzRegressionTests {
+    /// s3-listing harness: FoundationXML traps on an element name that is not UTF-8
+    /// (`<\xFFn\0\0`); such a page is now an error before it reaches the parser.
+    @Test func aListingThatIsNotUTF8IsAnErrorNotATrap() {
+        #expect(throws: ListPage.Malformed.self) { try ListPage(data: Data([0x3C, 0xFF, 0x6E, 0x00, 0x00])) }
+        #expect(throws: ListPage.Malformed.self) { try ListPage(data: Data("<ListBucketResult><Contents><Key>a\u{FF}".utf8) + Data([0xC3])) }
+    }
+
+    /// A page cut short used to list the objects before the cut, not truncated: a listing that
+    /// silently left objects out.
+    @Test func aListingCutShortIsAnError() {
+        let page = #"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><Size>1</Size></Contents><Contents><Key>b</Key>"#
+        #expect(throws: ListPage.Malformed.self) { try ListPage(data: Data(page.utf8)) }
+    }
+
+    @Test func aWholeListingReads() throws {
+        let text = #"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>true</IsTruncated><NextContinuationToken>t/1=</NextContinuationToken><Contents><Key>a&amp;b</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><Size>7</Size></Contents></ListBucketResult>"#
+        let page = try ListPage(data: Data(text.utf8))
+        #expect(page.objects == [ObjectInfo(key: "a&b", size: 7, modified: Date(timeIntervalSince1970: 1_704_067_200))])
+        #expect(page.truncated && page.nextToken == "t/1=")
+    }
+}
