@@ -14,6 +14,7 @@ repository's first component picks a behaviour:
   flaky/...      every first request for a path answers 503
   throttled/...  every first request for a path answers 429 with Retry-After: 1
   slow/...       blobs come 64 KiB every 50 ms (a copy that is still running when a test signals it)
+  silent/...     every request is read and never answered (a registry that hangs)
   schema1/...    manifests are answered as Docker schema 1
   expiring/...   needs a Bearer token from this server's /token; each token is good for three
                  requests only, then the registry answers 401 with a new challenge (a token that
@@ -154,6 +155,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(parts) < 5 or parts[1] != "v2":
             return self.answer(404)
         mode, kind, reference = parts[2], parts[-2], parts[-1]
+        if mode == "silent":
+            time.sleep(3600)
+            return
         if mode in ("flaky", "throttled") and self.path not in seen:
             seen.add(self.path)
             if mode == "throttled":
@@ -223,6 +227,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
 with open(portfile + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(portfile + ".tmp", portfile)

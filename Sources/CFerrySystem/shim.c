@@ -95,3 +95,16 @@ int ferry_open_beneath(int dirfd, const char *path, int flags, unsigned int mode
 }
 
 int ferry_o_path(void) { return O_PATH; }
+
+int ferry_open_anonymous(const char *directory) {
+    int fd = open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+    size_t length = strlen(directory);
+    if (length > 4000) { errno = ENAMETOOLONG; return -1; }
+    char path[4096];
+    memcpy(path, directory, length);
+    memcpy(path + length, "/.ferry-XXXXXX", 15);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0) unlink(path);
+    return fd;
+}

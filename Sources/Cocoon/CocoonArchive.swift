@@ -15,6 +15,9 @@ struct CocoonArchiveScan: Sendable {
 
     /// The largest `snapshot.json` accepted.
     static let envelopeLimit = 1 << 20
+    /// The most entries an export may have: a snapshot is a handful of files (a disk, memory,
+    /// state, configs), and what is kept per entry must not grow without bound.
+    static let entryLimit = 10_000
 
     /// Reads the whole archive once, as cocoon's import would take it: names reduced to their
     /// base name, only regular entries, the last entry of a name winning.
@@ -24,7 +27,12 @@ struct CocoonArchiveScan: Sendable {
         var files: [String: (file: SnapshotFile, digest: Digest, order: Int)] = [:]
         var offsets: [String: Int64] = [:]
         var order = 0
+        var entries = 0
         while let entry = try reader.next() {
+            entries += 1
+            guard entries <= entryLimit else {
+                throw StorageError(.unknown, "\(displayName): invalid snapshot archive: more than \(entryLimit) entries (a snapshot is a few files)")
+            }
             let name = String(entry.path.split(separator: "/").last ?? "")
             guard entry.isRegular, ArchiveName.isPlainFileName(name) else {
                 try reader.skipData()

@@ -187,6 +187,17 @@ final class CocoonArchiveWriter: SnapshotMaterializer {
     }
 
     func begin(_ parts: SnapshotArtifact.Parts) async throws {
+        // A sparse map travels in a PAX header, which cocoon's import (Go's archive/tar) reads
+        // only up to 1 MiB: an export it could not import is refused before it is written.
+        for part in parts.files {
+            guard let map = part.file.sparseMap else { continue }
+            let bytes = map.jsonText.utf8.count + String(map.logicalSize).utf8.count + 64
+            guard bytes <= PaxTarReader.recordLimit else {
+                throw StorageError(
+                    .unsupported,
+                    "\(displayName): \(part.file.name) has \(map.segments.count) data runs, a sparse map of \(bytes) bytes; a cocoon export carries at most \(PaxTarReader.recordLimit >> 20) MiB of them per file (what cocoon's import reads): copy it into a cocoon root or a layout instead")
+            }
+        }
         var config = parts.config
         config.name = name
         let envelope = SnapshotEnvelope.encode(config)

@@ -31,11 +31,14 @@ public final class CocoonRoot: Sendable {
     /// Where the data directories live.
     public var dataRoot: FilePath { path.appending(Self.dataRootName) }
 
-    /// The root directory, opened (and made, with its parents' consent) once.
-    func directory() throws -> ContainedDirectory {
+    /// The root directory, opened once. Readers need it to exist; a writer makes it
+    /// (`create`, its parent must exist) before its first change.
+    func directory(create: Bool = false) throws -> ContainedDirectory {
         try opened.get {
             do {
-                return try ContainedDirectory(opening: path, create: true)
+                return try ContainedDirectory(opening: path, create: create)
+            } catch let error as StorageError where error.code == .nameUnknown && !create {
+                throw StorageError(.nameUnknown, "cocoon:\(path): no such cocoon root")
             } catch let error as StorageError {
                 throw StorageError(error.code, "cocoon:\(path): cannot open the root: \(error.message)")
             }
@@ -86,7 +89,7 @@ public final class CocoonRoot: Sendable {
     /// JSON and a newline, mode 0644, as cocoon writes it) only when `body` changed it.
     @discardableResult
     public func update<T>(_ body: (inout SnapshotIndex) throws -> T) throws -> T {
-        try locked {
+        try locked(create: true) {
             var index = try readIndex()
             let before = index
             let result = try body(&index)
@@ -197,8 +200,10 @@ public final class CocoonRoot: Sendable {
         return String((0..<26).map { _ in alphabet[Int(generator.next() % 32)] })
     }
 
-    private func locked<T>(_ body: () throws -> T) throws -> T {
-        let directory = try directory()
+    /// Runs `body` under cocoon's lock; a writer (`create`) makes the root first, a reader needs
+    /// it to exist.
+    private func locked<T>(create: Bool = false, _ body: () throws -> T) throws -> T {
+        let directory = try self.directory(create: create)
         do {
             _ = try directory.subdirectory(Self.database, create: true)
         } catch let error as StorageError {

@@ -32,7 +32,7 @@ final class CocoonRootWriter: SnapshotMaterializer {
         let name = self.name
         let displayName = self.displayName
         let reserved = try await BlockingIO.run { () -> (String, ContainedDirectory, FileDescriptor) in
-            let directory = try root.directory()
+            let directory = try root.directory(create: true)
             var lock: (id: String, fd: FileDescriptor)?
             do {
                 return try root.updateReclaiming { index -> (String, ContainedDirectory, FileDescriptor) in

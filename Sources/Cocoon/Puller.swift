@@ -100,7 +100,12 @@ public actor Puller {
 
     /// The id of a complete local snapshot with that name.
     private static func present(_ local: String, in root: CocoonRoot) throws -> String? {
-        let index = try root.index()
+        let index: SnapshotIndex
+        do {
+            index = try root.index()
+        } catch let error as StorageError where error.code == .nameUnknown {
+            return nil  // no root yet: the first pull makes it
+        }
         guard let id = index.names[local], let record = index.snapshots[id], !record.pending else { return nil }
         return id
     }

@@ -146,6 +146,11 @@ public enum SnapshotArtifact {
     /// The name of the envelope in an export tarball, which no layer may take.
     static let envelopeName = "snapshot.json"
 
+    /// The largest snapshot config read: its sparse maps are JSON strings inside it, and a disk
+    /// of 700,000 data runs needs about 20 MiB (epoch's pull reads 1 MiB; a snapshot pushed by
+    /// Ferry from such a disk stays readable here).
+    static let configLimit = 64 << 20
+
     public static func parts(of manifest: Manifest, configBytes: [UInt8], what: String) throws -> Parts {
         guard case .image(let image) = manifest.content, manifest.kind == .snapshot else {
             throw StorageError(.manifestInvalid, "\(what): is a \(manifest.kind.rawValue), not a cocoon snapshot")

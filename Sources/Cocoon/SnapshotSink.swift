@@ -188,7 +188,7 @@ final class SnapshotSink: Sendable {
 
     private func deliver(_ index: Int, _ stream: ByteStream) async throws {
         if index == 0 {
-            let bytes = try await stream.collect(upTo: 16 << 20, what: "\(displayName): snapshot config")
+            let bytes = try await stream.collect(upTo: SnapshotArtifact.configLimit, what: "\(displayName): snapshot config")
             guard let manifest = root.withLock({ $0 }) else { return }
             let taken = try SnapshotArtifact.parts(of: manifest, configBytes: bytes, what: displayName)
             try await materializer.begin(taken)

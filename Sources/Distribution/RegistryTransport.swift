@@ -99,6 +99,7 @@ final class RegistryTransport: Sendable {
         let operation = request.operation.isEmpty ? "docker://\(host): \(request.method.rawValue) \(request.path)" : request.operation
         var url = try await baseURL(for: request.path, query: request.query)
         var sameHost = true
+        let budget = RetryBudget(attempts: attempts)
         var attempt = 0
         var redirects = 0
         var authenticated = false
@@ -118,7 +119,7 @@ final class RegistryTransport: Sendable {
             do {
                 response = try await client.execute(outgoing, timeout: request.deadline)
             } catch {
-                if request.retries, attempt < attempts, HTTPFailure.isTransient(error) {
+                if request.retries, budget.allowsRetry(after: attempt), HTTPFailure.isTransient(error) {
                     try await backoff(attempt, retryAfter: nil)
                     continue
                 }
@@ -151,7 +152,7 @@ final class RegistryTransport: Sendable {
                 attempt -= 1
                 continue
             }
-            if code == 429 || code >= 500, request.retries, attempt < attempts {
+            if code == 429 || code >= 500, request.retries, budget.allowsRetry(after: attempt) {
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap(Double.init)
                 await answer.discard()
                 try await backoff(attempt, retryAfter: retryAfter)

@@ -122,8 +122,12 @@ public final class DirectoryObjectStore: ObjectStore {
         try directory().touch(try checked(key))
     }
 
+    public func requireBucket() async throws {
+        guard FileSystem.isDirectory(root) else { throw StorageError(.nameUnknown, "\(displayName): no such bucket directory") }
+    }
+
     public func list(prefix: String) async throws -> [ObjectInfo] {
-        guard FileSystem.exists(root) else { return [] }
+        try await requireBucket()
         let directory = try directory()
         return try await BlockingIO.run {
             // Start from the deepest directory the prefix names, then filter by the whole prefix.

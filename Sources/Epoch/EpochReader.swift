@@ -62,7 +62,8 @@ extension EpochStore {
 
     /// The repositories, as `/v2/_catalog` gives them: from `catalog.json`.
     public func repositories() async throws -> [String] {
-        try await readCatalog().repositories.keys.sorted()
+        try await objects.requireBucket()
+        return try await readCatalog().repositories.keys.sorted()
     }
 
     /// A repository's tags, as epoch lists them: from the manifest objects.

@@ -27,6 +27,10 @@ public protocol ObjectStore: Sendable {
     /// Removes an object; a missing one is not an error.
     func delete(_ key: String) async throws
 
+    /// Fails when the bucket itself is not there: reading a bucket that does not exist is an
+    /// error, not an empty listing.
+    func requireBucket() async throws
+
     /// Removes what writers killed before they finished left behind (temporary files of a
     /// directory store); returns how many. Stores without such leftovers have nothing to do.
     func sweepTemporaryFiles() async throws -> Int

@@ -79,6 +79,7 @@ public struct S3ObjectStore: ObjectStore {
         _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
         body: (() -> HTTPClientRequest.Body?)? = nil, payloadHash: String = SigV4Signer.emptyPayloadHash, retry: Bool = true
     ) async throws -> Response {
+        let budget = RetryBudget(attempts: 5)
         var attempt = 0
         while true {
             attempt += 1
@@ -89,13 +90,13 @@ public struct S3ObjectStore: ObjectStore {
             request.body = body?()
             do {
                 let response = try await client.execute(request, timeout: .minutes(30))
-                if retry, response.status.code >= 500, attempt < 5 {
+                if retry, response.status.code >= 500, budget.allowsRetry(after: attempt) {
                     _ = try? await response.body.collect(upTo: 1 << 20)
                     try await Task.sleep(nanoseconds: UInt64(200_000_000) << (attempt - 1))
                     continue
                 }
                 return Response(status: response.status, headers: response.headers, body: response.body)
-            } catch where retry && attempt < 5 && HTTPFailure.isTransient(error) {
+            } catch where retry && budget.allowsRetry(after: attempt) && HTTPFailure.isTransient(error) {
                 try await Task.sleep(nanoseconds: UInt64(200_000_000) << (attempt - 1))
             } catch {
                 throw StorageError(.unknown, "\(displayName): \(method.rawValue) \(key ?? ""): \(HTTPFailure.describe(error))")
@@ -123,6 +124,14 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     // MARK: ObjectStore
+
+    public func requireBucket() async throws {
+        let response = try await send(.HEAD, key: nil)
+        guard (200..<300).contains(response.status.code) else {
+            let reason = response.status.code == 404 ? "no such bucket" : "HTTP \(response.status.code)"
+            throw StorageError(response.status.code == 404 ? .nameUnknown : .unknown, "\(displayName): \(reason)")
+        }
+    }
 
     /// The largest object S3 stores (5 TiB).
     public static let maximumObjectSize: Int64 = 5 << 40
@@ -157,9 +166,15 @@ public struct S3ObjectStore: ObjectStore {
         return ObjectInfo(key: key, size: size, modified: modified)
     }
 
+    /// Pages through ListObjectsV2. A server that hands back a continuation token it gave
+    /// before, or pages whose keys do not move past the last one listed (S3 lists in key
+    /// order), would make this loop forever and grow without bound: that is an error.
     public func list(prefix: String) async throws -> [ObjectInfo] {
         var found: [ObjectInfo] = []
         var token: String?
+        var tokens = Set<String>()
+        var lastKey: String?
+        var stalled = 0
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix)]
             if let token { query.append(("continuation-token", token)) }
@@ -168,8 +183,16 @@ public struct S3ObjectStore: ObjectStore {
             let body = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
             let page: ListPage
             do { page = try ListPage(data: body) } catch { throw StorageError(.unknown, "\(displayName): LIST \(prefix): \(error)") }
-            found += page.objects
+            let fresh = lastKey.map { last in page.objects.filter { $0.key > last } } ?? page.objects
+            found += fresh
+            lastKey = fresh.map(\.key).max() ?? lastKey
+            stalled = fresh.isEmpty ? stalled + 1 : 0
             token = page.truncated ? page.nextToken : nil
+            if let next = token {
+                guard tokens.insert(next).inserted, stalled < 3 else {
+                    throw StorageError(.unknown, "\(displayName): LIST \(prefix): the server keeps answering with the same page (continuation token repeated); stopped")
+                }
+            }
         } while token != nil
         return found.sorted { $0.key < $1.key }
     }

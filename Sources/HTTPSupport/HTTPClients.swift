@@ -1,7 +1,57 @@
 import AsyncHTTPClient
 import FerryCore
+import NIOCore
 import NIOSSL
 import Synchronization
+
+/// How long every network wait may last: a server may stay silent for `idleTimeout` (while
+/// connecting, before it answers, between the bytes of an answer, while it takes an upload), and
+/// one request's retries stop once its attempts have taken `retryWindow`, so a server that stays
+/// silent costs two idle timeouts, never one per attempt. Set once, before the first request
+/// (`ferry --timeout`).
+public enum NetworkDeadlines {
+    private static let idle = Mutex<Duration>(.seconds(60))
+
+    /// How long a server may send or take nothing; 60 s unless set.
+    public static var idleTimeout: Duration { idle.withLock { $0 } }
+
+    public static func setIdleTimeout(_ timeout: Duration) {
+        idle.withLock { $0 = max(timeout, .milliseconds(100)) }
+    }
+
+    /// "60 s", "2.5 s": for messages.
+    public static var idleTimeoutText: String {
+        let (seconds, attoseconds) = idleTimeout.components
+        let tenths = attoseconds / 100_000_000_000_000_000
+        return tenths == 0 ? "\(seconds) s" : "\(seconds).\(tenths) s"
+    }
+
+    /// How long one request may keep being retried.
+    public static var retryWindow: Duration { idleTimeout * 2 }
+
+    /// The idle timeout as NIO counts time.
+    static var idleTimeAmount: TimeAmount {
+        let (seconds, attoseconds) = idleTimeout.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// The attempts of one request: at most `attempts`, and none begun after the retry window.
+public struct RetryBudget: Sendable {
+    public let attempts: Int
+    private let started = ContinuousClock.now
+    private let window: Duration
+
+    public init(attempts: Int, window: Duration = NetworkDeadlines.retryWindow) {
+        self.attempts = max(1, attempts)
+        self.window = window
+    }
+
+    /// Whether another attempt may follow attempt number `attempt` (counted from 1).
+    public func allowsRetry(after attempt: Int) -> Bool {
+        attempt < attempts && ContinuousClock.now - started < window
+    }
+}
 
 /// What a connection trusts: the system's CAs plus extra CA files, or nothing checked.
 public struct Trust: Hashable, Sendable {
@@ -33,7 +83,12 @@ public struct Trust: Hashable, Sendable {
 /// no retry mends (an untrusted certificate). Redirects are not followed: a caller decides what
 /// travels to the next host.
 public enum HTTPClients {
-    private static let clients = Mutex<[Trust: HTTPClient]>([:])
+    private static let clients = Mutex<[Key: HTTPClient]>([:])
+
+    private struct Key: Hashable {
+        var trust: Trust
+        var idleTimeout: Duration
+    }
 
     /// The client for `trust`: one per distinct setting.
     public static func client(for trust: Trust) throws -> HTTPClient {
@@ -54,16 +109,20 @@ public enum HTTPClients {
             }
             tls.additionalTrustRoots = [.certificates(roots)]
         }
+        let key = Key(trust: trust, idleTimeout: NetworkDeadlines.idleTimeout)
         return clients.withLock { clients in
-            if let client = clients[trust] { return client }
-            // Every wait has a deadline: 10 s to connect, and 120 s of silence from a server once a
-            // request is sent (a stalled download or an answer that never comes).
-            var configuration = HTTPClient.Configuration(tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(120)))
+            if let client = clients[key] { return client }
+            // Every wait has a deadline: 10 s to connect (less when the idle timeout is shorter),
+            // and the idle timeout for a server that answers nothing, stalls a download or stops
+            // taking an upload.
+            let idle = NetworkDeadlines.idleTimeAmount
+            var configuration = HTTPClient.Configuration(
+                tlsConfiguration: tls, timeout: .init(connect: min(.seconds(10), idle), read: idle, write: idle))
             configuration.decompression = .disabled
             configuration.redirectConfiguration = .disallow
             configuration.connectionPool.retryConnectionEstablishment = false
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            clients[trust] = client
+            clients[key] = client
             return client
         }
     }

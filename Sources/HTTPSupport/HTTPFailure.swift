@@ -10,7 +10,7 @@ public enum HTTPFailure {
     /// Connections refused, reset or timed out; not TLS failures, which a retry cannot mend.
     public static func isTransient(_ error: Error) -> Bool {
         if let error = error as? HTTPClientError {
-            return [.remoteConnectionClosed, .readTimeout, .connectTimeout, .deadlineExceeded].contains(error)
+            return [.remoteConnectionClosed, .readTimeout, .writeTimeout, .connectTimeout, .deadlineExceeded].contains(error)
         }
         return error is NIOConnectionError || error is IOError || error is ChannelError
     }
@@ -27,7 +27,8 @@ public enum HTTPFailure {
         if let error = error as? HTTPClientError {
             switch error {
             case .remoteConnectionClosed: return "the server closed the connection in the middle of the request"
-            case .readTimeout: return "the server sent nothing for too long"
+            case .readTimeout: return "the server sent nothing for \(NetworkDeadlines.idleTimeoutText) (--timeout)"
+            case .writeTimeout: return "the server took nothing for \(NetworkDeadlines.idleTimeoutText) (--timeout)"
             case .connectTimeout: return "the server did not accept a connection in time"
             case .deadlineExceeded: return "the request took longer than its deadline"
             default: return "\(error)"

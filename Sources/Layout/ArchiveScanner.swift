@@ -12,13 +12,16 @@ struct ArchiveCatalog: Sendable {
     /// Blob digests in archive order.
     var order: [Digest] = []
     var compressed = false
-    /// Small blobs of a compressed archive, kept from the scan so manifests need no second pass.
-    var small: [Digest: [UInt8]] = [:]
+    /// Small blobs of a compressed archive, kept from the scan so manifests need no second pass
+    /// (bounded in memory: `SmallBlobCache`).
+    var small: SmallBlobCache
     /// Whether the scan reached the end of the archive.
     var complete = false
 
-    /// Blobs up to this size are kept in memory when the archive is compressed.
+    /// Blobs up to this size are kept when the archive is compressed.
     static let smallBlobLimit: Int64 = 1 << 20
+
+    init(displayName: String) { small = SmallBlobCache(displayName: displayName) }
 }
 
 /// Reads a layout tarball front to back, refusing hostile entries. On a compressed archive it
@@ -28,7 +31,7 @@ final class ArchiveScanner: @unchecked Sendable {
     private let reader: TarReader
     private let path: FilePath
     private let displayName: String
-    private(set) var catalog = ArchiveCatalog()
+    private(set) var catalog: ArchiveCatalog
     private var names = Set<String>()
     private var count = 0
     private var sawIndex = false
@@ -42,6 +45,7 @@ final class ArchiveScanner: @unchecked Sendable {
         reader = try TarReader(path: path.string, name: displayName)
         self.path = path
         self.displayName = displayName
+        catalog = ArchiveCatalog(displayName: displayName)
     }
 
     /// Reads on until a large blob of a compressed archive (when `stopAtLargeBlob`) or the end.
@@ -52,7 +56,7 @@ final class ArchiveScanner: @unchecked Sendable {
         }
         while let (entry, digest) = try nextBlob() {
             if catalog.compressed, entry.size <= ArchiveCatalog.smallBlobLimit {
-                catalog.small[digest] = try readAll(entry, limit: Int(ArchiveCatalog.smallBlobLimit))
+                try catalog.small.store(digest, try readAll(entry, limit: Int(ArchiveCatalog.smallBlobLimit)))
             } else if stopAtLargeBlob, catalog.compressed {
                 pending = (entry, digest)
                 return

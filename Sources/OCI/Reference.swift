@@ -135,10 +135,12 @@ extension Location {
         case "oci", "oci-archive":
             guard !rest.isEmpty else { throw ValidationError(input, "\(transport): needs a path") }
             self = transport == "oci" ? .layout(path: rest) : .layoutArchive(path: rest)
-        case "epoch":
-            self = .epoch(rest.isEmpty ? .configured : try parseEpochBucket(rest, input: input))
-        case "cocoon":
-            self = .cocoon(root: rest.isEmpty ? nil : rest)
+        case "epoch", "cocoon":
+            // DIR#NAME is a reference; a location names no snapshot or repository.
+            if rest.contains("#") {
+                throw ValidationError(input, "a location names no repository: give the name apart (ferry ls \(transport):DIR NAME), or use a reference where one is asked for (\(transport):DIR#NAME)")
+            }
+            self = transport == "epoch" ? .epoch(rest.isEmpty ? .configured : try parseEpochBucket(rest, input: input)) : .cocoon(root: rest.isEmpty ? nil : rest)
         case "cocoon-archive":
             guard !rest.isEmpty else { throw ValidationError(input, "cocoon-archive: needs a file path") }
             self = .cocoonArchive(path: rest)

@@ -39,7 +39,10 @@ public final class PaxTarReader: @unchecked Sendable {
     private var remaining: Int64 = 0
     private var padding: Int64 = 0
 
-    static let recordLimit = 1 << 20
+    /// The most extended-header bytes (`x`, `L`, `K` headers together) one entry may carry, and
+    /// the largest `g` header: Go's archive/tar reads no more (`maxSpecialFileSize`), so neither
+    /// can cocoon's import.
+    public static let recordLimit = 1 << 20
 
     /// Opens the tar at `path`; messages name it `name` (a reference, say), else the path.
     public init(path filePath: String, name: String? = nil) throws {
@@ -70,6 +73,7 @@ public final class PaxTarReader: @unchecked Sendable {
         var records: [String: String] = [:]
         var longName: String?
         var pendingMetadata = false
+        var metadataBytes = 0
         while true {
             guard try fill(512) else {
                 if available == 0 && !pendingMetadata { return nil }
@@ -88,6 +92,12 @@ public final class PaxTarReader: @unchecked Sendable {
             switch typeflag {
             case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
                 guard size <= Self.recordLimit else { throw StorageError(.unknown, "\(path): a \(Character(UnicodeScalar(typeflag))) header of \(size) bytes is too large") }
+                if typeflag != UInt8(ascii: "g") {
+                    metadataBytes += Int(size)
+                    guard metadataBytes <= Self.recordLimit else {
+                        throw StorageError(.unknown, "\(path): the extended headers before the entry at byte \(consumed) add up to more than \(Self.recordLimit) bytes")
+                    }
+                }
                 let data = try readWhole(Int(size))
                 pendingMetadata = typeflag != UInt8(ascii: "g")
                 if typeflag == UInt8(ascii: "x") {

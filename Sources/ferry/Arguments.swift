@@ -5,6 +5,15 @@ import OCI
 /// Reference and location arguments, checked while the command line is parsed: a malformed one
 /// is a usage error (status 2) that names the forms there are.
 enum Arguments {
+    /// `90s`, `30m`, `1h`, `2d`, `500ms`, or plain seconds.
+    static func duration(_ text: String) -> TimeInterval? {
+        if text.hasSuffix("ms"), let value = Double(text.dropLast(2)), value >= 0 { return value / 1000 }
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value >= 0 { return value * scale }
+        if let value = Double(text), value >= 0 { return value }
+        return nil
+    }
+
     /// `text` as a reference, or a usage error.
     static func reference(_ text: String) throws -> Reference {
         do {

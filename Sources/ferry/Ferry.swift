@@ -1,6 +1,7 @@
 import ArgumentParser
 import FerryCore
 import Foundation
+import HTTPSupport
 import OCI
 
 /// The `ferry` command: moves OCI content between layouts, archives, buckets, cocoon roots and
@@ -144,9 +145,14 @@ struct NetworkOptions: ParsableArguments {
     var retryTimes: Int = 3
     @Option(name: .customLong("max-chunk"), help: "The largest request body a push sends (e.g. 64M, for a proxy that caps bodies; default: one request per blob).")
     var maxChunk: String?
+    @Option(name: .long, help: "How long an S3 endpoint or a registry may stay silent (not connecting, not answering, not taking data) before the request fails, e.g. 30s, 2m; a request's retries stop after twice that.")
+    var timeout: String = "60s"
 
     func validate() throws {
         guard (0...20).contains(retryTimes) else { throw UsageError("--retry-times \(retryTimes): give a number from 0 to 20") }
+        guard let seconds = Arguments.duration(timeout), seconds >= 0.1, seconds <= 86400 else {
+            throw UsageError("--timeout \(timeout): write a duration from 100ms to 1d, such as 30s or 2m")
+        }
         if let maxChunk {
             guard let bytes = SnapshotOptions.parseSize(maxChunk), bytes >= 1 << 20 else {
                 throw UsageError("--max-chunk \(maxChunk): not a size of at least 1M (e.g. 64M, 1G)")
@@ -154,8 +160,10 @@ struct NetworkOptions: ParsableArguments {
         }
     }
 
-    /// The backends, set up with these options.
+    /// The backends, set up with these options (the network's idle timeout is process-wide:
+    /// it is set here, before any request).
     var backends: Backends {
+        if let seconds = Arguments.duration(timeout) { NetworkDeadlines.setIdleTimeout(.milliseconds(Int64(seconds * 1000))) }
         var backends = Backends(tlsVerify: tlsVerify)
         backends.registry = RegistryOptions(
             sourceCreds: sourceCreds ?? creds, destinationCreds: destinationCreds ?? creds, registryToken: registryToken,

@@ -27,13 +27,13 @@ extension Ferry {
 
         func validate() throws {
             _ = try Arguments.location(location)
-            guard Self.duration(grace) != nil else {
+            guard Arguments.duration(grace) != nil else {
                 throw UsageError("--grace \(grace): write a duration such as 90s, 30m, 1h or 2d")
             }
         }
 
         func run() async throws {
-            let seconds = Self.duration(grace) ?? 3600
+            let seconds = Arguments.duration(grace) ?? 3600
             let store = try network.backends.open(try Arguments.location(location))
             guard let collectable = store as? any Collectable else {
                 throw StorageError(.unsupported, "\(location): garbage collection works on oci: layouts and epoch: buckets")
@@ -68,14 +68,6 @@ extension Ferry {
             var object: [String: Any] = ["action": action, "kind": item.kind == .blob ? "blob" : "manifest", "digest": item.digest.description, "size": item.size]
             if case .manifest(let repository) = item.kind { object["repository"] = repository }
             return object
-        }
-
-        /// `90s`, `30m`, `1h`, `2d`, or plain seconds.
-        static func duration(_ text: String) -> TimeInterval? {
-            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-            if let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value >= 0 { return value * scale }
-            if let value = Double(text), value >= 0 { return value }
-            return nil
         }
     }
 }

@@ -8,11 +8,11 @@ extension Ferry {
             commandName: "ls",
             abstract: "List the repositories of a location, or the tags of one.",
             discussion: """
-                A layout has no repositories of its own: `ferry ls oci:DIR` lists its tags as index.json \\
-                writes them; `ferry ls oci:DIR NAME` the tags of the full references NAME:TAG. A cocoon \\
+                A layout has no repositories of its own: `ferry ls oci:DIR` lists its tags as index.json \
+                writes them; `ferry ls oci:DIR NAME` the tags of the full references NAME:TAG. A cocoon \
                 root or export lists its snapshots.
 
-                Locations: \\(Location.forms.joined(separator: ", ")).
+                Locations: \(Location.forms.joined(separator: ", ")).
 
                 Examples:
                   ferry ls oci:./layout

@@ -72,10 +72,8 @@ final class Child {
         pid = child
     }
 
-    /// The CPU time (user and system) the program used, and its peak resident memory in KiB,
-    /// once it has ended.
+    /// The CPU time (user and system) the program used, once it has ended.
     private(set) var cpuSeconds: Double = 0
-    private(set) var peakKiB = 0
 
     /// Whether the program still runs (reaps it when it has ended).
     var isRunning: Bool {
@@ -102,7 +100,6 @@ final class Child {
     private func ended(_ raw: Int32, _ usage: rusage) {
         status = Self.decode(raw)
         cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        peakKiB = usage.ru_maxrss
     }
 
     private static func decode(_ raw: Int32) -> Int32 {

@@ -28,6 +28,11 @@ int ferry_open_beneath(int dirfd, const char *path, int flags, unsigned int mode
 /// O_PATH, which Swift's Glibc module does not export (it needs _GNU_SOURCE).
 int ferry_o_path(void);
 
+/// A read-write file with no name in `directory` (O_TMPFILE; where the file system lacks it, a
+/// file made with mkstemp and unlinked at once): it vanishes when closed, or when the process
+/// dies. Returns the descriptor, or -1 with errno set.
+int ferry_open_anonymous(const char *directory);
+
 /// For tests: 1 makes ferry_open_beneath use the O_NOFOLLOW walk even where openat2 exists.
 void ferry_set_beneath_walk(int force);
 
