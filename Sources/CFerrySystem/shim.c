@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <stdio.h>
 #include "CFerrySystem.h"
 
 int ferry_start_writeback(int fd, int64_t offset, int64_t length) {
@@ -107,4 +109,12 @@ int ferry_open_anonymous(const char *directory) {
     fd = mkostemp(path, O_CLOEXEC);
     if (fd >= 0) unlink(path);
     return fd;
+}
+
+int ferry_rename_noreplace(int fromdir, const char *from, int todir, const char *to) {
+    long result = syscall(SYS_renameat2, fromdir, from, todir, to, 1 /* RENAME_NOREPLACE */);
+    if (result == 0 || (errno != ENOSYS && errno != EINVAL)) return (int)result;
+    struct stat info;
+    if (fstatat(todir, to, &info, AT_SYMLINK_NOFOLLOW) == 0) { errno = EEXIST; return -1; }
+    return renameat(fromdir, from, todir, to);
 }

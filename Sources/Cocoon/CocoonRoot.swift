@@ -148,6 +148,8 @@ public final class CocoonRoot: Sendable {
 
     private func takeOutAbandoned(_ index: inout SnapshotIndex, now: Date = Date()) throws -> [(id: String, removeData: Bool)] {
         let directory = try directory()
+        // An index rewrite killed before its rename leaves its temporary file in db/.
+        if let database = try? directory.subdirectory(Self.database) { _ = try? directory.sweepTemporaryFiles(in: [database]) }
         var abandoned: [(id: String, removeData: Bool)] = []
         var locked: Set<String> = []
         for entry in (try? directory.entries(Self.database)) ?? [] where entry.hasPrefix(".ferry-writer-") && entry.hasSuffix(".lock") {

@@ -1,3 +1,4 @@
+import CFerrySystem
 import FerryCore
 import Foundation
 import OCI
@@ -135,6 +136,16 @@ extension LayoutStore {
         _ = try? await directory.holdingLock {
             // A layout this store created goes, unless a concurrent writer has tagged into it.
             if created, (try? self.readIndex().manifests.isEmpty) ?? true {
+                // Out of sight in one rename, then removed: a kill in between leaves a temporary
+                // directory that the next writer beside it sweeps, never a half-removed layout.
+                let parentPath = root.removingLastComponent()
+                if let name = root.lastComponent?.string, let parent = try? ContainedDirectory(opening: parentPath.isEmpty ? "." : parentPath) {
+                    let aside = ".ferry-removed-\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).tmp"
+                    if ferry_rename_noreplace(parent.descriptor, name, parent.descriptor, aside) == 0 {
+                        try? parent.removeTree(aside)
+                        return
+                    }
+                }
                 for entry in (try? directory.entries()) ?? [] { try? directory.removeTree(entry) }
                 rmdir(root.string)
                 return
@@ -170,8 +181,7 @@ extension LayoutStore {
         if FileSystem.exists(root), !FileSystem.isDirectory(root) {
             throw StorageError(.nameInvalid, "\(displayName): exists and is not a directory")
         }
-        let created = !FileSystem.exists(root)
-        _ = try ContainedDirectory(opening: root, create: true)
+        let created = try !FileSystem.exists(root) && makeLayout()
         writeState.withLock { $0.createdRoot = created }
         let directory = try self.directory()
         try directory.withLock {
@@ -203,6 +213,50 @@ extension LayoutStore {
         let blobDirectories = Digest.Algorithm.allCases.compactMap { try? directory.subdirectory("blobs/\($0.rawValue)") }
         return try directory.sweepTemporaryFiles(in: [directory] + blobDirectories)
     }
+
+    /// Makes a new layout whole or not at all: `oci-layout`, `index.json` and `blobs/sha256` are
+    /// written into a locked temporary directory beside it, which is then renamed into place
+    /// (never over anything). A kill leaves no half-made layout, only a temporary directory the
+    /// next writer in the same directory sweeps. False when another writer made it first.
+    private func makeLayout() throws -> Bool {
+        let parentPath = root.removingLastComponent()
+        guard let name = root.lastComponent?.string, ContainedDirectory.isComponent(name) else {
+            _ = try ContainedDirectory(opening: root, create: true)
+            return true
+        }
+        let parent = try ContainedDirectory(opening: parentPath.isEmpty ? "." : parentPath)
+        try parent.sweepTemporaryFiles(in: [parent])
+        var skeletonName = ""
+        do {
+            let skeleton = try parent.makeTemporaryDirectory(label: "layout")
+            skeletonName = skeleton.path.lastComponent?.string ?? ""
+            try skeleton.writeAtomically(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: Self.layoutFileName)
+            _ = try skeleton.subdirectory("blobs/\(Digest.Algorithm.sha256.rawValue)", create: true)
+            try skeleton.writeAtomically(try LayoutIndex().encoded(), to: Self.indexName)
+            // Made group- and world-readable as mkdir would (the temporary directory is 0700).
+            _ = fchmod(skeleton.descriptor, 0o755 & ~Self.umask)
+            try skeleton.sync()
+        } catch {
+            // The temporary directory's lock went with its descriptor.
+            if !skeletonName.isEmpty { try? parent.removeTree(skeletonName) }
+            throw error
+        }
+        guard ferry_rename_noreplace(parent.descriptor, skeletonName, parent.descriptor, name) == 0 else {
+            let code = errno
+            try? parent.removeTree(skeletonName)
+            if code == EEXIST || code == ENOTEMPTY { return false }
+            throw StorageError(.unknown, "\(displayName): cannot create the layout: \(Errno(rawValue: code))")
+        }
+        try parent.sync()
+        return true
+    }
+
+    /// The process's umask, read once.
+    private static let umask: mode_t = {
+        let current = Glibc.umask(0o022)
+        _ = Glibc.umask(current)
+        return current
+    }()
 
     private func checkLayoutVersion(_ directory: ContainedDirectory) throws {
         struct LayoutFile: Decodable { var imageLayoutVersion: String }

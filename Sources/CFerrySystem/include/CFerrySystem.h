@@ -28,6 +28,11 @@ int ferry_open_beneath(int dirfd, const char *path, int flags, unsigned int mode
 /// O_PATH, which Swift's Glibc module does not export (it needs _GNU_SOURCE).
 int ferry_o_path(void);
 
+/// Renames `from` (in `fromdir`) to `to` (in `todir`) unless `to` exists (renameat2 with
+/// RENAME_NOREPLACE; where the kernel or file system lacks it, a check and a rename). Returns 0,
+/// or -1 with errno set (EEXIST when `to` is there).
+int ferry_rename_noreplace(int fromdir, const char *from, int todir, const char *to);
+
 /// A read-write file with no name in `directory` (O_TMPFILE; where the file system lacks it, a
 /// file made with mkstemp and unlinked at once): it vanishes when closed, or when the process
 /// dies. Returns the descriptor, or -1 with errno set.
