@@ -179,3 +179,25 @@ read -r t _ r < <(measure_once skopeo copy -q --preserve-digests --src-tls-verif
 printf '\nferry bench: docker:// on the CNCF registry (127.0.0.1, plain HTTP), the same layout\n'
 printf '%s\n' "${reg_rows[@]}"
 printf '  push: ferry %.2fx faster than skopeo; pull: %.2fx faster\n' "$(echo "$t_skopeo_push / $t_ferry_push" | bc -l)" "$(echo "$t_skopeo_pull / $t_ferry_pull" | bc -l)"
+
+# Bounds (issue 14): the largest inputs the bounds tests scale down, with time and peak RSS.
+bound_rows=()
+boundrow() { bound_rows+=("$(printf '  %-52s %7.2f s  %6.1f MiB RSS  %8.1f MiB in TMPDIR' "$1" "$2" "$(echo "$4/1024" | bc -l)" "$(echo "$3/1048576" | bc -l)")"); }
+for tags in 1000 4000; do
+    python3 scripts/gen-layout.py "$WORK/tags-$tags" --size-mib 0.01 --layers 1 --tags "$tags" --tag app:t >/dev/null 2>&1
+    rm -rf "$WORK/tags-dst"; sync
+    read -r t x r < <(measure_once "$FERRY" sync --progress none "oci:$WORK/tags-$tags" "oci:$WORK/tags-dst"); boundrow "sync of $tags tags, oci: -> oci:" "$t" "$x" "$r"
+    rm -rf "$WORK/tags-dst"; sync
+    read -r t x r < <(measure_once "$FERRY" sync --progress none "oci:$WORK/tags-$tags" "epoch:$WORK/tags-dst"); boundrow "sync of $tags tags, oci: -> epoch:DIR" "$t" "$x" "$r"
+done
+python3 scripts/gen-cocoon.py root "$WORK/sparse-root" --name s >/dev/null
+"$FERRY" copy --progress none "cocoon:$WORK/sparse-root#s" "oci:$WORK/sparse:v1"
+python3 scripts/gen-sparse-layout.py "$WORK/sparse" v1 700000 >/dev/null
+read -r t x r < <(measure_once "$FERRY" inspect "oci:$WORK/sparse:v1"); boundrow "inspect, a disk of 700,000 data runs" "$t" "$x" "$r"
+read -r t x r < <(measure_once "$FERRY" copy --progress none "oci:$WORK/sparse:v1" "cocoon:$WORK/sparse-back#s"); boundrow "restore into cocoon:, a disk of 700,000 data runs" "$t" "$x" "$r"
+python3 scripts/gen-hostile.py small-blobs "$WORK/small.tar.gz" 1500
+read -r t x r < <(measure_once "$FERRY" inspect "oci-archive:$WORK/small.tar.gz:v1"); boundrow "inspect, .tar.gz of 1,500 small blobs ($(( $(stat -c %s "$WORK/small.tar.gz") / 1024 )) KiB)" "$t" "$x" "$r"
+rm -rf "$WORK/small-back"; sync
+read -r t x r < <(measure_once "$FERRY" copy --progress none "oci-archive:$WORK/small.tar.gz:v1" "oci:$WORK/small-back:v1"); boundrow "copy to oci:, .tar.gz of 1,500 small blobs" "$t" "$x" "$r"
+printf '\nferry bench: bounds (time linear, memory bounded)\n'
+printf '%s\n' "${bound_rows[@]}"
