@@ -99,7 +99,11 @@ private struct Parser {
             return position - from
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
-        guard digits() > 0 else { throw error("expected a value") }
+        let integerStart = position
+        let integerDigits = digits()
+        guard integerDigits > 0 else { throw error("expected a value") }
+        // JSON (and Go) allow no leading zero: a file Ferry writes back must stay readable.
+        guard integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { throw error("a number with a leading zero") }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
             position += 1
             guard digits() > 0 else { throw error("bad number") }
@@ -171,7 +175,10 @@ private struct Parser {
     }
 
     mutating func hex4() throws -> UInt32 {
-        guard bytes.count - position >= 4, let code = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16) else {
+        // Four hex digits exactly: UInt32(_:radix:) alone would take a sign (`\u+12a`).
+        let isHex = { (byte: UInt8) in (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte | 0x20) }
+        guard bytes.count - position >= 4, bytes[position..<position + 4].allSatisfy(isHex),
+              let code = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16) else {
             throw error("bad \\u escape")
         }
         position += 4
