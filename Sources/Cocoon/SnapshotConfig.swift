@@ -70,7 +70,8 @@ public struct SnapshotConfig: Sendable, Equatable {
         id = try string("id")
         name = try string("name")
         description = try string("description")
-        imageBlobIDs = (json["image_blob_ids"]?.members ?? []).map(\.key).sorted()
+        // A Go map: a key given twice is one key.
+        imageBlobIDs = Set((json["image_blob_ids"]?.members ?? []).map(\.key)).sorted()
         hypervisor = try string("hypervisor")
         nics = try int("nics")
         let known = Set(Self.keys).union(recordKeys)
