@@ -16,11 +16,18 @@ public struct ListPage {
     }
 
     /// Reads the page; elements it does not know are left out. A body that is not UTF-8 or not
-    /// XML is an error: FoundationXML traps on an element name that is not UTF-8, and a page cut
-    /// short would silently leave objects out.
+    /// XML is an error: FoundationXML traps on an element name that is not UTF-8 and crashes on
+    /// some processing instructions, and a page cut short would silently leave objects out.
     public init(data: Data) throws {
         guard String(validating: data, as: UTF8.self) != nil else {
             throw Malformed(description: "the listing is not UTF-8 text")
+        }
+        // FoundationXML dereferences a null pointer for a processing instruction without data
+        // (`<?x?>`); a listing holds none after its XML declaration.
+        var body = data[...]
+        if body.starts(with: "<?xml ".utf8), let end = body.firstRange(of: "?>".utf8) { body = body[end.upperBound...] }
+        guard body.firstRange(of: "<?".utf8) == nil else {
+            throw Malformed(description: "the listing holds an XML processing instruction")
         }
         let delegate = Delegate()
         let parser = XMLParser(data: data)

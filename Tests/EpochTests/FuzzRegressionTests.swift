@@ -11,6 +11,14 @@ import Testing
         #expect(throws: ListPage.Malformed.self) { try ListPage(data: Data("<ListBucketResult><Contents><Key>a\u{FF}".utf8) + Data([0xC3])) }
     }
 
+    /// s3-listing harness: FoundationXML reads a null pointer for a processing instruction
+    /// without data (`<?x?>`) and the process dies; a listing with one is now an error.
+    @Test func aListingWithAProcessingInstructionIsAnErrorNotACrash() throws {
+        #expect(throws: ListPage.Malformed.self) { try ListPage(data: Data("<?x?>".utf8)) }
+        #expect(throws: ListPage.Malformed.self) { try ListPage(data: Data(#"<?xml version="1.0"?><ListBucketResult><?x?></ListBucketResult>"#.utf8)) }
+        #expect(try ListPage(data: Data(#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult></ListBucketResult>"#.utf8)).objects.isEmpty)
+    }
+
     /// A page cut short used to list the objects before the cut, not truncated: a listing that
     /// silently left objects out.
     @Test func aListingCutShortIsAnError() {
