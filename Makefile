@@ -1,4 +1,5 @@
-# Ferry: `make demo` runs real copies on the shipped fixtures; `make test` runs the test suite;
+# Ferry: `make demo` runs real copies on the shipped fixtures; `make test` runs the test suite
+# (and each fuzz harness for a fixed number of inputs); `make fuzz` fuzzes the parsers;
 # `make bench` measures copies against skopeo and cp; `make install` puts the binary, completions
 # and the man page under PREFIX, `make uninstall` takes them away. Each installs what it needs first.
 SHELL := /bin/bash
@@ -21,7 +22,7 @@ INSTALLED := $(DESTDIR)$(PREFIX)/bin/ferry \
 	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_ferry \
 	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferry.fish
 
-.PHONY: all deps build release demo test bench install uninstall clean
+.PHONY: all deps build release demo test fuzz bench install uninstall clean
 
 all: build
 
@@ -56,6 +57,7 @@ test: deps
 	$(SWIFT) test --skip-build --disable-xctest; status=$$?; \
 	stop; \
 	[ $$status = 0 ] || exit $$status; \
+	bash scripts/fuzz.sh ci || exit $$?; \
 	bash scripts/check-install.sh
 
 # The binary, the bash/zsh/fish completions and a man page that argument-parser's generate-manual
@@ -78,8 +80,13 @@ install: deps
 uninstall:
 	rm -f $(INSTALLED)
 
+# Each parser harness (scripts/fuzz.sh) for FUZZ_SECONDS (60 by default), growing the corpora in
+# .build-fuzz/corpus from the seeds in fixtures/fuzz; findings land in .build-fuzz/artifacts.
+fuzz: deps
+	@bash scripts/fuzz.sh run
+
 bench: release
 	@bash scripts/bench.sh $(BUILD_RELEASE)
 
 clean:
-	rm -rf .build bench-work
+	rm -rf .build .build-fuzz .build-fuzz-asan bench-work

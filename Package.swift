@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -114,3 +115,31 @@ let package = Package(
             dependencies: ["Distribution", "HTTPSupport", "OCI", "FerryCore", "Layout", "Cocoon", .product(name: "SystemPackage", package: "swift-system")]),
     ]
 )
+
+// The fuzz harnesses (scripts/fuzz.sh, `make fuzz`): declared only when FERRY_FUZZ=1, so that
+// normal builds never see them. The parser modules get libFuzzer's coverage instrumentation;
+// FerryFuzz has its own main and links libFuzzer without one (FERRY_FUZZ_RUNTIME names
+// libclang_rt.fuzzer_no_main), so one binary serves every harness.
+let fuzzEnvironment = ProcessInfo.processInfo.environment
+if fuzzEnvironment["FERRY_FUZZ"] == "1" {
+    let sanitizers = fuzzEnvironment["FERRY_FUZZ_SANITIZERS"] ?? "fuzzer"
+    let instrumented: Set = ["OCI", "FerryCore", "TarIO", "Layout", "Cocoon", "S3Listing"]
+    for target in package.targets where instrumented.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=\(sanitizers)"])]
+    }
+    package.targets.append(.target(name: "CFuzzerDriver"))
+    package.targets.append(
+        .executableTarget(
+            name: "FerryFuzz",
+            dependencies: [
+                "CFuzzerDriver", "OCI", "FerryCore", "TarIO", "Layout", "Cocoon", "S3Listing",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.unsafeFlags(["-sanitize=\(sanitizers)"]), .swiftLanguageMode(.v5)],
+            linkerSettings: [
+                .unsafeFlags(
+                    (sanitizers.contains("address") ? ["-sanitize=address"] : [])
+                        + ["-Xlinker", fuzzEnvironment["FERRY_FUZZ_RUNTIME"] ?? "libclang_rt.fuzzer_no_main.a", "-lstdc++", "-lm"])
+            ]))
+    package.products.append(.executable(name: "ferry-fuzz", targets: ["FerryFuzz"]))
+}
