@@ -72,12 +72,21 @@ public struct ListPage {
             switch name {
             case "Key": key = text
             case "Size": size = Int64(text) ?? 0
-            case "LastModified": modified = iso.date(from: text) ?? ISO8601DateFormatter().date(from: text) ?? Date()
+            case "LastModified": modified = date(text) ?? Date()
             case "Contents": objects.append(ObjectInfo(key: key, size: size, modified: modified))
             case "IsTruncated": truncated = text == "true"
             case "NextContinuationToken": nextToken = text
             default: break
             }
+        }
+
+        /// RFC 3339 as S3 writes it. ICU sees nothing else: it dies of SIGFPE on a fraction of
+        /// some 30 digits (`7-1-1T0:0:0.000…`).
+        private func date(_ text: String) -> Date? {
+            guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})/) != nil else {
+                return nil
+            }
+            return iso.date(from: text) ?? ISO8601DateFormatter().date(from: text)
         }
     }
 }

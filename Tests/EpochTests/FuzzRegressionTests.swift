@@ -19,6 +19,21 @@ import Testing
         #expect(try ListPage(data: Data(#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult></ListBucketResult>"#.utf8)).objects.isEmpty)
     }
 
+    /// s3-listing harness: ICU died of SIGFPE reading `LastModified` with a fraction of some 30
+    /// digits; only RFC 3339 as S3 writes it reaches the date parser now, anything else reads as
+    /// "now", as an unreadable time did before.
+    @Test func aLastModifiedWithAHugeFractionIsNotADeadlySignal() throws {
+        for time in ["7-1-1T0:0:0." + String(repeating: "0", count: 35), "2024-01-01T00:00:00." + String(repeating: "0", count: 40)] {
+            let page = try ListPage(data: Data("<ListBucketResult><Contents><Key>k</Key><LastModified>\(time)</LastModified></Contents></ListBucketResult>".utf8))
+            #expect(page.objects.count == 1)
+            #expect(page.objects[0].modified.timeIntervalSinceNow > -60)
+        }
+        for (time, seconds) in [("2024-01-01T00:00:00.5Z", 1_704_067_200.5), ("2024-01-01T01:00:00+01:00", 1_704_067_200), ("2024-01-01T00:00:00.123456789Z", 1_704_067_200.123)] {
+            let page = try ListPage(data: Data("<ListBucketResult><Contents><Key>k</Key><LastModified>\(time)</LastModified></Contents></ListBucketResult>".utf8))
+            #expect(abs(page.objects[0].modified.timeIntervalSince1970 - seconds) < 0.001, "\(time)")
+        }
+    }
+
     /// A page cut short used to list the objects before the cut, not truncated: a listing that
     /// silently left objects out.
     @Test func aListingCutShortIsAnError() {
