@@ -15,10 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SWIFT=${SWIFT:-swift}
-SCRATCH=.build-fuzz
+SCRATCH=${FUZZ_SCRATCH:-.build-fuzz}
 SANITIZERS=fuzzer
 if [ "${FUZZ_ASAN:-0}" = 1 ]; then
-	SCRATCH=.build-fuzz-asan
+	SCRATCH=${FUZZ_SCRATCH:-.build-fuzz-asan}
 	SANITIZERS=fuzzer,address
 fi
 BIN=$SCRATCH/debug/ferry-fuzz
