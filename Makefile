@@ -57,7 +57,7 @@ test: deps
 	$(SWIFT) test --skip-build --disable-xctest; status=$$?; \
 	stop; \
 	[ $$status = 0 ] || exit $$status; \
-	bash scripts/fuzz.sh ci || exit $$?; \
+	SWIFT=$(SWIFT) bash scripts/fuzz.sh ci || exit $$?; \
 	bash scripts/check-install.sh
 
 # The binary, the bash/zsh/fish completions and a man page that argument-parser's generate-manual
@@ -83,7 +83,7 @@ uninstall:
 # Each parser harness (scripts/fuzz.sh) for FUZZ_SECONDS (60 by default), growing the corpora in
 # .build-fuzz/corpus from the seeds in fixtures/fuzz; findings land in .build-fuzz/artifacts.
 fuzz: deps
-	@bash scripts/fuzz.sh run
+	@SWIFT=$(SWIFT) bash scripts/fuzz.sh run
 
 bench: release
 	@bash scripts/bench.sh $(BUILD_RELEASE)

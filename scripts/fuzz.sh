@@ -27,9 +27,9 @@ ARTIFACTS=$SCRATCH/artifacts
 HARNESSES=(reference manifest gojson pax-tar layout-archive s3-listing sparse-map snapshots-json)
 
 build() {
-	local swiftc runtime
-	swiftc=$(readlink -f "$(command -v swiftc)")
-	runtime=$(ls "$(dirname "$swiftc")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a 2>/dev/null | head -1)
+	local bin runtime
+	bin=$(dirname "$(readlink -f "$(command -v "$SWIFT")")")
+	runtime=$(ls "$bin"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a 2>/dev/null | head -1)
 	[ -n "$runtime" ] || { echo "fuzz.sh: this toolchain has no libclang_rt.fuzzer_no_main" >&2; exit 1; }
 	FERRY_FUZZ=1 FERRY_FUZZ_RUNTIME=$runtime FERRY_FUZZ_SANITIZERS=$SANITIZERS \
 		"$SWIFT" build --scratch-path "$SCRATCH" --product ferry-fuzz
