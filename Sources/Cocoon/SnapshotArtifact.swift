@@ -166,7 +166,7 @@ public enum SnapshotArtifact {
         config.image = json["image"]?.stringValue ?? ""
         config.imageDigest = json["imageDigest"]?.stringValue ?? ""
         config.imageType = json["imageType"]?.stringValue ?? ""
-        config.imageBlobIDs = (json["imageBlobIds"]?.members ?? []).map(\.key).sorted()
+        config.imageBlobIDs = Set((json["imageBlobIds"]?.members ?? []).map(\.key)).sorted()  // a Go map: a key given twice is one
         config.hypervisor = json["hypervisor"]?.stringValue ?? ""
         config.cpu = json["cpu"]?.int64Value ?? 0
         config.memory = json["memory"]?.int64Value ?? 0

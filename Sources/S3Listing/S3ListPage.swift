@@ -37,6 +37,7 @@ public struct ListPage {
         }
         // FoundationXML on Linux reports success for a document that ends inside an element.
         guard delegate.closedRoot else { throw Malformed(description: "the listing ends before its last element does") }
+        if let size = delegate.badSize { throw Malformed(description: "the listing gives an object the size '\(size.prefix(40))'") }
         objects = delegate.objects
         truncated = delegate.truncated
         nextToken = delegate.nextToken
@@ -52,6 +53,8 @@ public struct ListPage {
         var closedRoot = false
         private var key = ""
         private var size: Int64 = 0
+        /// A `<Size>` that is not a count of bytes.
+        var badSize: String?
         private var modified = Date()
         private let iso = ISO8601DateFormatter()
 
@@ -71,7 +74,8 @@ public struct ListPage {
             if depth == 0 { closedRoot = true }
             switch name {
             case "Key": key = text
-            case "Size": size = Int64(text) ?? 0
+            case "Size":
+                if let value = Int64(text), value >= 0 { size = value } else { badSize = badSize ?? text }
             case "LastModified": modified = date(text) ?? Date()
             case "Contents": objects.append(ObjectInfo(key: key, size: size, modified: modified))
             case "IsTruncated": truncated = text == "true"

@@ -111,6 +111,22 @@ import Testing
         #expect(throws: StorageError.self) { try SnapshotArtifact.parts(of: manifest, configBytes: Array(bad.compact().utf8), what: "t") }
     }
 
+    /// `imageBlobIds` is a Go map: a key given twice is one id (as the snapshots-json fuzz
+    /// harness found for snapshots.json), so a config read and written again stays the same.
+    @Test func aBlobIDGivenTwiceInAConfigIsOneID() throws {
+        let files = [SnapshotFile(name: "config.json", mode: 0o644, size: 2)]
+        let configBytes = SnapshotArtifact.configBlob(Self.sampleConfig(), files: files, createdAt: Date(timeIntervalSince1970: 0))
+        let text = String(decoding: configBytes, as: UTF8.self)
+        let doubled = text.replacingOccurrences(of: #""imageBlobIds":{"#, with: #""imageBlobIds":{"ab":{},"ab":{},"#)
+        #expect(doubled != text)
+        let bytes = Array(doubled.utf8)
+        let configDescriptor = Descriptor(mediaType: MediaType.cocoonSnapshotConfig, digest: Digest.compute(bytes), size: Int64(bytes.count))
+        let layers = files.map { SnapshotArtifact.layer(for: $0, digest: Digest.compute([UInt8]($0.name.utf8))) }
+        let manifest = try Manifest(bytes: SnapshotArtifact.manifest(config: configDescriptor, layers: layers, options: .init(), created: Date()))
+        let ids = try SnapshotArtifact.parts(of: manifest, configBytes: bytes, what: "t").config.imageBlobIDs
+        #expect(ids.filter { $0 == "ab" }.count == 1 && Set(ids).count == ids.count, "\(ids)")
+    }
+
     @Test func aSetuidModeInAConfigComesBackAsPermissionBitsOnly() throws {
         let files = [SnapshotFile(name: "config.json", mode: 0o644, size: 2)]
         let configBytes = SnapshotArtifact.configBlob(Self.sampleConfig(), files: files, createdAt: Date(timeIntervalSince1970: 0))
