@@ -32,6 +32,8 @@ final class ArchiveScanner: @unchecked Sendable {
     private let path: FilePath
     private let displayName: String
     private(set) var catalog: ArchiveCatalog
+    /// Names of the entries other than blobs seen so far (a blob's name is its digest, which
+    /// `catalog.blobs` already holds): what finds an entry given twice.
     private var names = Set<String>()
     private var count = 0
     private var sawIndex = false
@@ -112,7 +114,13 @@ final class ArchiveScanner: @unchecked Sendable {
             }
             catalog.compressed = reader.isCompressed
             let (kind, name) = try ArchiveEntry.classify(entry, archive: displayName)
-            guard kind == .directory || names.insert(name).inserted else {
+            let repeated: Bool
+            switch kind {
+            case .directory: repeated = false
+            case .blob(let digest): repeated = catalog.blobs[digest] != nil
+            default: repeated = !names.insert(name).inserted
+            }
+            guard !repeated else {
                 throw StorageError(.unsupported, "\(displayName): refused: entry '\(entry.path)' appears twice")
             }
             switch kind {
