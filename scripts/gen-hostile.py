@@ -10,6 +10,9 @@ usage:
       one with records of its own
   gen-hostile.py many-entries OUT.tar N
       a cocoon export (snapshot.json first) followed by N empty regular files
+  gen-hostile.py sparse-export OUT.tar N
+      a cocoon export whose disk `overlay.qcow2` has N data runs of one byte, 4096 bytes apart
+      (its COCOON.sparse.map PAX record is some 24 bytes a run: N = 50,000 is 1.2 MB)
 
 Python 3 stdlib only (tarfile, gzip, json, hashlib).
 """
@@ -78,11 +81,23 @@ def many_entries(out, count):
             add(tar, "f%07d" % n, b"")
 
 
+def sparse_export(out, count):
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+        add(tar, "snapshot.json", ENVELOPE)
+        body = bytes((n % 255) + 1 for n in range(count))
+        info = tarfile.TarInfo("overlay.qcow2")
+        info.size, info.mode, info.mtime = len(body), 0o644, 0
+        info.pax_headers = {"COCOON.sparse.map": "[" + ",".join('{"o":%d,"l":1}' % (n * 4096) for n in range(count)) + "]",
+                            "COCOON.sparse.size": str(count * 4096)}
+        tar.addfile(info, io.BytesIO(body))
+
+
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("small-blobs", "pax-headers", "many-entries"):
+    kinds = {"small-blobs": small_blobs, "pax-headers": pax_headers, "many-entries": many_entries, "sparse-export": sparse_export}
+    if len(sys.argv) != 4 or sys.argv[1] not in kinds:
         sys.exit(__doc__)
     kind, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    {"small-blobs": small_blobs, "pax-headers": pax_headers, "many-entries": many_entries}[kind](out, count)
+    kinds[kind](out, count)
 
 
 if __name__ == "__main__":

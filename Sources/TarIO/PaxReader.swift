@@ -39,10 +39,14 @@ public final class PaxTarReader: @unchecked Sendable {
     private var remaining: Int64 = 0
     private var padding: Int64 = 0
 
-    /// The most extended-header bytes (`x`, `L`, `K` headers together) one entry may carry, and
-    /// the largest `g` header: Go's archive/tar reads no more (`maxSpecialFileSize`), so neither
-    /// can cocoon's import.
+    /// The largest extended header Go's archive/tar reads (`maxSpecialFileSize`), and so cocoon's
+    /// import: what a writer of exports must stay under.
     public static let recordLimit = 1 << 20
+    /// The most extended-header bytes (`x`, `L`, `K` together) one entry may carry when reading,
+    /// and the largest `g` header. More than Go reads: `cocoon snapshot export` writes the sparse
+    /// map of a fragmented disk into one header (50,000 data runs take some 1.2 MB, 700,000 some
+    /// 17 MB), and Ferry imports what cocoon exports, in bounded memory.
+    public static let metadataLimit = 32 << 20
 
     /// Opens the tar at `path`; messages name it `name` (a reference, say), else the path.
     public init(path filePath: String, name: String? = nil) throws {
@@ -91,11 +95,11 @@ public final class PaxTarReader: @unchecked Sendable {
             let typeflag = header[156]
             switch typeflag {
             case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
-                guard size <= Self.recordLimit else { throw StorageError(.unknown, "\(path): a \(Character(UnicodeScalar(typeflag))) header of \(size) bytes is too large") }
+                guard size <= Self.metadataLimit else { throw StorageError(.unknown, "\(path): a \(Character(UnicodeScalar(typeflag))) header of \(size) bytes is too large") }
                 if typeflag != UInt8(ascii: "g") {
                     metadataBytes += Int(size)
-                    guard metadataBytes <= Self.recordLimit else {
-                        throw StorageError(.unknown, "\(path): the extended headers before the entry at byte \(consumed) add up to more than \(Self.recordLimit) bytes")
+                    guard metadataBytes <= Self.metadataLimit else {
+                        throw StorageError(.unknown, "\(path): the extended headers before the entry at byte \(consumed) add up to more than \(Self.metadataLimit) bytes")
                     }
                 }
                 let data = try readWhole(Int(size))
@@ -251,7 +255,7 @@ public final class PaxTarReader: @unchecked Sendable {
         var index = 0
         while index < data.count {
             if data[index] == 0 { break }
-            guard let space = data[index...].firstIndex(of: 0x20), (1...7).contains(space - index),
+            guard let space = data[index...].firstIndex(of: 0x20), (1...8).contains(space - index),
                   data[index..<space].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
                   let length = Int(String(decoding: data[index..<space], as: UTF8.self)),
                   length > space - index + 1, length <= data.count - index, data[index + length - 1] == 0x0A,
