@@ -195,6 +195,8 @@ python3 scripts/gen-cocoon.py root "$WORK/sparse-root" --name s >/dev/null
 python3 scripts/gen-sparse-layout.py "$WORK/sparse" v1 700000 >/dev/null
 read -r t x r < <(measure_once "$FERRY" inspect "oci:$WORK/sparse:v1"); boundrow "inspect, a disk of 700,000 data runs" "$t" "$x" "$r"
 read -r t x r < <(measure_once "$FERRY" copy --progress none "oci:$WORK/sparse:v1" "cocoon:$WORK/sparse-back#s"); boundrow "restore into cocoon:, a disk of 700,000 data runs" "$t" "$x" "$r"
+python3 scripts/gen-hostile.py sparse-export "$WORK/sparse.tar" 700000
+read -r t x r < <(measure_once "$FERRY" copy --progress none "cocoon-archive:$WORK/sparse.tar" "cocoon:$WORK/sparse-export#s"); boundrow "restore an export, a disk of 700,000 data runs" "$t" "$x" "$r"
 python3 scripts/gen-hostile.py small-blobs "$WORK/small.tar.gz" 1500
 read -r t x r < <(measure_once "$FERRY" inspect "oci-archive:$WORK/small.tar.gz:v1"); boundrow "inspect, .tar.gz of 1,500 small blobs ($(( $(stat -c %s "$WORK/small.tar.gz") / 1024 )) KiB)" "$t" "$x" "$r"
 rm -rf "$WORK/small-back"; sync
