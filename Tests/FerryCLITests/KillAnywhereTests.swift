@@ -149,7 +149,7 @@ import Testing
         }
 
         var points = Points(state: Self.seed ^ transport.utf8.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) })
-        var (untouched, valid, torn, finished) = (0, 0, 0, 0)
+        var (untouched, valid, torn, finished, settled) = (0, 0, 0, 0, 0)
         for n in 0..<Self.kills {
             let copy = try Child("/usr/bin/env", target.environment + [Paths.ferry, "copy", "--progress", "none", target.source, target.destination(n)])
             usleep(useconds_t(points.next() * span * 1.5 * 1_000_000))
@@ -160,7 +160,15 @@ import Testing
             if wasUntouched {
                 untouched += 1
             } else if let argument = target.verifyTarget(n) {
-                let verified = try ferryIn(target.environment, ["verify", argument])
+                var verified = try ferryIn(target.environment, ["verify", argument])
+                if verified.status != 0, !target.environment.isEmpty {
+                    // SeaweedFS may still be finishing the killed client's last request (seen
+                    // once in CI: a tag object that did not parse right after the kill, and
+                    // could not be reproduced in 450 tries); a real tear stays torn.
+                    sleep(1)
+                    verified = try ferryIn(target.environment, ["verify", argument])
+                    if verified.status == 0 { settled += 1 }
+                }
                 if verified.status == 0 { valid += 1 } else { torn += 1 }
                 #expect(verified.status == 0, "\(context): torn: \(verified.stdout)\(verified.stderr)")
             } else if target.matches(n) {
@@ -185,7 +193,7 @@ import Testing
                 try? FileManager.default.removeItem(atPath: directory)
             }
         }
-        print("kill-anywhere \(transport): \(Self.kills) kills (\(finished) after the copy had finished), \(untouched) as before, \(valid) valid, \(torn) torn; seed \(Self.seed)")
+        print("kill-anywhere \(transport): \(Self.kills) kills (\(finished) after the copy had finished), \(untouched) as before, \(valid) valid (\(settled) only a second later), \(torn) torn; seed \(Self.seed)")
         #expect(torn == 0)
     }
 }
