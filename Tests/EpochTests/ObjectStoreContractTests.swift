@@ -20,11 +20,19 @@ enum TestStores {
         return try #require(config)
     }
 
+    /// Where this process's directory buckets go: one folder, removed when the test process ends.
+    static let directoryBuckets: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-contract-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestStores.directoryBuckets) }
+        return path
+    }()
+
     /// A fresh, empty store of the given kind.
     static func make(_ kind: String) async throws -> any ObjectStore {
         let name = "ferry-\(UUID().uuidString.prefix(8).lowercased())"
         if kind == "directory" {
-            return DirectoryObjectStore(root: FileManager.default.temporaryDirectory.appendingPathComponent(name).path)
+            return DirectoryObjectStore(root: "\(directoryBuckets)/\(name)")
         }
         let store = try S3ObjectStore(config: try s3Config(bucket: name))
         try await store.createBucket()
