@@ -154,11 +154,9 @@ public final class CocoonRoot: Sendable {
         var locked: Set<String> = []
         for entry in (try? directory.entries(Self.database)) ?? [] where entry.hasPrefix(".ferry-writer-") && entry.hasSuffix(".lock") {
             let id = String(entry.dropFirst(".ferry-writer-".count).dropLast(".lock".count))
-            guard Self.isValidID(id), let fd = try? directory.open("\(Self.database)/\(entry)", O_RDONLY | O_NONBLOCK | O_CLOEXEC) else { continue }
-            defer { try? fd.close() }
+            guard Self.isValidID(id) else { continue }
             locked.insert(id)
-            var info = stat()
-            guard fstat(fd.rawValue, &info) == 0, info.st_mode & S_IFMT == S_IFREG, flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else { continue }
+            guard directory.abandonedType("\(Self.database)/\(entry)") == S_IFREG else { continue }
             // Its writer is gone. A record it completed stays; one it left pending goes.
             let pending = index.snapshots[id]?.pending ?? true
             abandoned.append((id, pending))

@@ -104,7 +104,6 @@ public final class CocoonStore: WholeArtifactStore {
         let root = self.root
         let displayName = self.displayName
         let (index, spools) = try await BlockingIO.run { () -> (SnapshotIndex, ContainedDirectory) in
-            _ = try root.directory(create: true)
             let index = try root.updateReclaiming { $0 }
             let spools = try naming(displayName) { try root.directory().subdirectory("snapshot", create: true) }
             try spools.sweepTemporaryFiles(in: [spools])

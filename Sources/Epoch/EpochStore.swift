@@ -16,9 +16,8 @@ public final class EpochStore: Storage, Inventory {
     let manifestsReadByTag = Mutex<[Digest: [UInt8]]>([:])
     /// Objects this store created, with their modification time then, for `abort()`.
     let created = Mutex<[String: Date]>([:])
-    /// Tags stored whose catalog entries are not written yet: `catalog.json` is rewritten at
-    /// most once a second while a copy stores tags, and at its end, not once per tag.
-    let uncataloged = Mutex<(tags: [(tag: String, key: String, repository: String)], last: ContinuousClock.Instant?)>(([], nil))
+    /// Tags stored whose catalog entries are not written yet.
+    let uncataloged = RecordBatch<(tag: String, key: String, repository: String)>()
 
     public init(objects: any ObjectStore, prefix: String = "epoch/") {
         self.objects = objects

@@ -48,20 +48,14 @@ extension EpochStore {
             guard let tag else { return }
             let key = self.tagKey(tag, in: repository)
             try await self.objects.write(self.prefix + key, manifest.bytes)
-            let due = self.uncataloged.withLock { pending -> Bool in
-                pending.tags.append((tag, key, repository))
-                return pending.last.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
-            }
-            if due { try await self.updateCatalog() }
+            if self.uncataloged.add((tag, key, repository)) { try await self.updateCatalog() }
         }
     }
 
-    /// Adds the tags stored since the last update to `catalog.json`, in one read-modify-write.
+    /// Adds the tags stored since the last update to `catalog.json`, in one read-modify-write;
+    /// the caller holds the store's lock.
     private func updateCatalog() async throws {
-        let tags = uncataloged.withLock { pending in
-            defer { pending = ([], .now) }
-            return pending.tags
-        }
+        let tags = uncataloged.take()
         guard !tags.isEmpty else { return }
         try await objects.update(catalogKey) { current in
             var catalog = try current.map { try self.parseCatalog($0) } ?? Catalog()
@@ -70,10 +64,15 @@ extension EpochStore {
         }
     }
 
+    /// Adds the tags not yet in the catalog, under the store's lock.
+    private func catalogPendingTags() async throws {
+        guard !uncataloged.isEmpty else { return }
+        try await objects.exclusive { try await self.updateCatalog() }
+    }
+
     /// The end of a copy: every tag stored is in the catalog.
     public func commit() async throws {
-        guard uncataloged.withLock({ !$0.tags.isEmpty }) else { return }
-        try await objects.exclusive { try await self.updateCatalog() }
+        try await catalogPendingTags()
     }
 
     /// Records an object this store created, with its time then, for `abort()`.
@@ -88,9 +87,7 @@ extension EpochStore {
     /// removed: what a failed copy left is unreachable and goes with `ferry gc`.
     public func abort() async {
         // The tags stored before the failure stay, in the catalog too.
-        if uncataloged.withLock({ !$0.tags.isEmpty }) {
-            _ = try? await objects.exclusive { try await self.updateCatalog() }
-        }
+        try? await catalogPendingTags()
         let written = created.withLock { $0 }
         guard objects.supportsLocking, !written.isEmpty else { return }
         _ = try? await objects.exclusive {

@@ -312,12 +312,7 @@ public final class ContainedDirectory: @unchecked Sendable {
             var removed = 0
             for directory in directories {
                 for name in (try? directory.entries()) ?? [] where TempFile.isTemporaryName(name) {
-                    let fd = ferry_open_beneath(directory.descriptor, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0)
-                    guard fd >= 0 else { continue }
-                    defer { close(fd) }
-                    var info = stat()
-                    guard fstat(fd, &info) == 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
-                    switch info.st_mode & S_IFMT {
+                    switch directory.abandonedType(name) {
                     case S_IFREG:
                         if unlinkat(directory.descriptor, name, 0) == 0 { removed += 1 }
                     case S_IFDIR:
@@ -331,14 +326,29 @@ public final class ContainedDirectory: @unchecked Sendable {
         }
     }
 
-    /// Makes a temporary directory `.ferry-<label>-<random>.tmp` here and locks it for as long as
-    /// the returned directory stays open, so that `sweepTemporaryFiles` removes it only once its
-    /// writer has gone. It is made under a shared lock on this directory (the sweep's lock).
-    public func makeTemporaryDirectory(label: String) throws -> ContainedDirectory {
+    /// The type (`S_IFREG`, `S_IFDIR`) of the regular file or directory at `relative` when
+    /// nobody holds a lock on it: a writer locks what it is still making (a temporary file or
+    /// directory, a cocoon writer's lock file), so only what a killed writer left can be locked
+    /// here. Nil for anything else, or one a live writer holds.
+    public func abandonedType(_ relative: String) -> mode_t? {
+        guard (try? Self.components(of: relative)) != nil else { return nil }
+        let fd = ferry_open_beneath(descriptor, relative, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, [S_IFREG, S_IFDIR].contains(info.st_mode & S_IFMT), flock(fd, LOCK_EX | LOCK_NB) == 0 else { return nil }
+        return info.st_mode & S_IFMT
+    }
+
+    /// Makes a temporary directory `.ferry-<label>-<random>.tmp` here (`mode`, less the umask)
+    /// and locks it for as long as the returned directory stays open, so that
+    /// `sweepTemporaryFiles` removes it only once its writer has gone. It is made under a shared
+    /// lock on this directory (the sweep's lock).
+    public func makeTemporaryDirectory(label: String, mode: mode_t = 0o700) throws -> ContainedDirectory {
         try withLock(shared: true) {
             for _ in 0..<8 {
                 let name = ".ferry-\(label)-\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).tmp"
-                guard mkdirat(descriptor, name, 0o700) == 0 else {
+                guard mkdirat(descriptor, name, mode) == 0 else {
                     if errno == EEXIST { continue }
                     throw failure(name, errno)
                 }

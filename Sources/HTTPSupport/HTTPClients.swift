@@ -28,12 +28,6 @@ public enum NetworkDeadlines {
 
     /// How long one request may keep being retried.
     public static var retryWindow: Duration { idleTimeout * 2 }
-
-    /// The idle timeout as NIO counts time.
-    static var idleTimeAmount: TimeAmount {
-        let (seconds, attoseconds) = idleTimeout.components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
 }
 
 /// The attempts of one request: at most `attempts`, and none begun after the retry window.
@@ -115,7 +109,7 @@ public enum HTTPClients {
             // Every wait has a deadline: 10 s to connect (less when the idle timeout is shorter),
             // and the idle timeout for a server that answers nothing, stalls a download or stops
             // taking an upload.
-            let idle = NetworkDeadlines.idleTimeAmount
+            let idle = TimeAmount(NetworkDeadlines.idleTimeout)
             var configuration = HTTPClient.Configuration(
                 tlsConfiguration: tls, timeout: .init(connect: min(.seconds(10), idle), read: idle, write: idle))
             configuration.decompression = .disabled

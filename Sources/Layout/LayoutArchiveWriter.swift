@@ -117,7 +117,7 @@ extension LayoutArchiveStore {
                 let temp = try destination.makeTemporary()
                 do {
                     let tar = try TarWriter(fd: temp.rawDescriptor, compression: compression, name: displayName)
-                    try tar.addFile(path: "oci-layout", contents: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+                    try tar.addFile(path: "oci-layout", contents: LayoutStore.layoutFileContent)
                     let session = ArchiveWriteSession(destination: destination, temp: temp, tar: tar)
                     session.index = index
                     if plan != nil {

@@ -40,14 +40,11 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
         /// Blobs this store renamed into place, with their modification time then: `abort()`
         /// removes one only while nobody has marked it in use since.
         var written: [Digest: Date] = [:]
-        /// Roots stored whose tags `index.json` does not list yet: they are recorded together,
-        /// at most a second apart and at the end, so that a sync of many tags rewrites the
-        /// index a few times instead of once per tag.
-        var unrecorded: [(manifest: Manifest, refName: String?)] = []
-        var lastRecorded: ContinuousClock.Instant?
     }
 
     let writeState = Mutex(WriteState())
+    /// Roots stored whose tags `index.json` does not list yet.
+    let unrecordedRoots = RecordBatch<(manifest: Manifest, refName: String?)>()
     private let opened = DirectorySlot()
     /// `index.json` as last parsed, with the identity of the file it came from: a sync that
     /// resolves thousands of tags parses it once.
@@ -60,6 +57,14 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
         var size: Int64
         var modified: Int
         var modifiedNanoseconds: Int
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = Int(info.st_mtim.tv_sec)
+            modifiedNanoseconds = Int(info.st_mtim.tv_nsec)
+        }
     }
 
     /// A layout at `directory`; nothing is read or created until it is used.
@@ -103,9 +108,7 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
         guard fstatat(directory.descriptor, Self.indexName, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
             throw StorageError(.nameUnknown, "\(displayName): not an OCI layout (no index.json)")
         }
-        let key = IndexFileKey(
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
-            modified: Int(info.st_mtim.tv_sec), modifiedNanoseconds: Int(info.st_mtim.tv_nsec))
+        let key = IndexFileKey(info)
         if let cached = parsedIndex.withLock({ $0 }), cached.key == key { return cached.index }
         let bytes = try directory.readFile(Self.indexName, limit: Manifest.maximumSize)
         let index: LayoutIndex
@@ -117,7 +120,7 @@ public final class LayoutStore: Storage, Inventory, LayoutNaming {
         // Kept only when the file read is the file stat'ed (not replaced in between).
         var again = stat()
         if bytes.count == Int(info.st_size), fstatat(directory.descriptor, Self.indexName, &again, AT_SYMLINK_NOFOLLOW) == 0,
-            again.st_ino == info.st_ino, again.st_mtim.tv_sec == info.st_mtim.tv_sec, again.st_mtim.tv_nsec == info.st_mtim.tv_nsec {
+            IndexFileKey(again) == key {
             parsedIndex.withLock { $0 = (key, index) }
         }
         return index

@@ -65,11 +65,7 @@ extension LayoutStore {
                     self.writeState.withLock { $0.written[manifest.digest] = stamp }
                 }
                 guard case .root = target else { return }
-                let due = self.writeState.withLock { state -> Bool in
-                    state.unrecorded.append((manifest, refName))
-                    return state.lastRecorded.map { ContinuousClock.now - $0 >= .seconds(1) } ?? true
-                }
-                if due { try self.recordRootsLocked(in: directory) }
+                if self.unrecordedRoots.add((manifest, refName)) { try self.recordRootsLocked(in: directory) }
             } }
         }
     }
@@ -84,13 +80,7 @@ extension LayoutStore {
     /// Lists the roots stored since the last listing in `index.json`, in one rewrite: checked
     /// again (a `ferry gc` may have run in between), their blobs made durable first.
     private func recordRootsLocked(in directory: ContainedDirectory) throws {
-        let roots = writeState.withLock { state -> [(manifest: Manifest, refName: String?)] in
-            defer {
-                state.unrecorded = []
-                state.lastRecorded = .now
-            }
-            return state.unrecorded
-        }
+        let roots = unrecordedRoots.take()
         guard !roots.isEmpty else { return }
         for root in roots {
             try checkComplete(root.manifest, in: directory)
@@ -111,7 +101,7 @@ extension LayoutStore {
 
     /// Lists the roots not yet listed, under the layout's lock.
     func recordRoots() async throws {
-        guard writeState.withLock({ !$0.unrecorded.isEmpty }) else { return }
+        guard !unrecordedRoots.isEmpty else { return }
         let directory = try directory()
         let displayName = self.displayName
         try await BlockingIO.run {
@@ -193,7 +183,7 @@ extension LayoutStore {
             if directory.exists(Self.layoutFileName) {
                 try checkLayoutVersion(directory)
             } else {
-                try directory.writeAtomically(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: Self.layoutFileName)
+                try directory.writeAtomically(Self.layoutFileContent, to: Self.layoutFileName)
             }
             _ = try directory.subdirectory("blobs/\(Digest.Algorithm.sha256.rawValue)", create: true)
             if !directory.exists(Self.indexName) {
@@ -228,13 +218,11 @@ extension LayoutStore {
         try parent.sweepTemporaryFiles(in: [parent])
         var skeletonName = ""
         do {
-            let skeleton = try parent.makeTemporaryDirectory(label: "layout")
+            let skeleton = try parent.makeTemporaryDirectory(label: "layout", mode: 0o755)
             skeletonName = skeleton.path.lastComponent?.string ?? ""
-            try skeleton.writeAtomically(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: Self.layoutFileName)
+            try skeleton.writeAtomically(Self.layoutFileContent, to: Self.layoutFileName)
             _ = try skeleton.subdirectory("blobs/\(Digest.Algorithm.sha256.rawValue)", create: true)
             try skeleton.writeAtomically(try LayoutIndex().encoded(), to: Self.indexName)
-            // Made group- and world-readable as mkdir would (the temporary directory is 0700).
-            _ = fchmod(skeleton.descriptor, 0o755 & ~Self.umask)
             try skeleton.sync()
         } catch {
             // The temporary directory's lock went with its descriptor.
@@ -251,12 +239,8 @@ extension LayoutStore {
         return true
     }
 
-    /// The process's umask, read once.
-    private static let umask: mode_t = {
-        let current = Glibc.umask(0o022)
-        _ = Glibc.umask(current)
-        return current
-    }()
+    /// What `oci-layout` holds in a layout Ferry makes.
+    static let layoutFileContent = Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)
 
     private func checkLayoutVersion(_ directory: ContainedDirectory) throws {
         struct LayoutFile: Decodable { var imageLayoutVersion: String }
