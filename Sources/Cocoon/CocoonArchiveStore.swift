@@ -112,6 +112,11 @@ public final class CocoonArchiveStore: WholeArtifactStore, SequentialSource {
         return try await contents().view.contains(digest)
     }
 
+    public func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        guard !sink.isWriting, FileSystem.exists(path) else { return nil }
+        return try await contents().view.size(of: digest)
+    }
+
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
         guard !sink.isWriting, FileSystem.exists(path) else { return false }
         return try await contents().view.manifest.digest == digest

@@ -64,6 +64,11 @@ public final class CocoonStore: WholeArtifactStore {
         return try await view(repository).view.contains(digest)
     }
 
+    public func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        guard !sink.isWriting, (try? root.resolve(repository)) != nil else { return nil }
+        return try await view(repository).view.size(of: digest)
+    }
+
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
         guard !sink.isWriting, (try? root.resolve(repository)) != nil else { return false }
         return try await view(repository).view.manifest.digest == digest

@@ -137,6 +137,14 @@ public final class DiskStore: WholeArtifactStore {
         return digest == view.config.digest || view.layers.contains { $0.digest == digest }
     }
 
+    public func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        guard writing.withLock({ $0 }) == nil, FileSystem.exists(path) else { return nil }
+        let view = try await view()
+        if digest == view.manifest.digest { return Int64(view.manifest.bytes.count) }
+        if digest == view.config.digest { return view.config.size }
+        return view.layers.first { $0.digest == digest }?.size
+    }
+
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
         guard writing.withLock({ $0 }) == nil, FileSystem.exists(path) else { return false }
         return try await view().manifest.digest == digest

@@ -50,6 +50,12 @@ struct SnapshotView: Sendable {
         layers.firstIndex { $0.digest == digest }.map { files[$0] }
     }
 
+    /// The size of the manifest, the config or a layer.
+    func size(of digest: Digest) -> Int64? {
+        if let bytes = document(digest) { return Int64(bytes.count) }
+        return layers.first { $0.digest == digest }?.size
+    }
+
     func contains(_ digest: Digest) -> Bool {
         document(digest) != nil || file(for: digest) != nil
     }

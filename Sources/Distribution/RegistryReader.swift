@@ -90,6 +90,24 @@ extension RegistryStore {
         }
     }
 
+    /// HEAD of the blob, following a redirect to where the registry keeps it.
+    public func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        let name = try self.name(repository)
+        let operation = "\(at(name)): check blob \(digest)"
+        let response = try await transport.send(RegistryTransport.Request(
+            method: .HEAD, path: path(name, "blobs", digest.description), scope: .pull(name), operation: operation))
+        await response.discard()
+        switch response.status.code {
+        case 200:
+            guard let size = response.headers.first(name: "Content-Length").flatMap(Int64.init), size >= 0 else {
+                throw StorageError(.unknown, "\(operation): the registry sent no Content-Length")
+            }
+            return size
+        case 404: return nil
+        default: throw RegistryErrors.failure(status: response.status, body: [], operation: operation)
+        }
+    }
+
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
         let name = try self.name(repository)
         let response = try await transport.send(RegistryTransport.Request(

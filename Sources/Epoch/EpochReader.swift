@@ -56,6 +56,18 @@ extension EpochStore {
         try await objects.head(blobKey(digest)) != nil
     }
 
+    public func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        try await objects.head(blobKey(digest))?.size
+    }
+
+    public func fetch(_ descriptor: Descriptor, range: Range<Int64>, in repository: String) async throws -> ByteStream {
+        let key = descriptor.isManifest ? digestKey(descriptor.digest, in: repository) : blobKey(descriptor.digest)
+        guard try await objects.head(key) != nil else {
+            throw StorageError(descriptor.isManifest ? .manifestUnknown : .blobUnknown, "\(displayName): \(descriptor.digest) is missing")
+        }
+        return try await objects.get(key, range: range)
+    }
+
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
         try await objects.head(digestKey(digest, in: repository)) != nil
     }

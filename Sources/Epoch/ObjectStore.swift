@@ -12,6 +12,10 @@ public protocol ObjectStore: Sendable {
     /// Stores `size` bytes under `key`, atomically: readers see the old object or the new one.
     func put(_ key: String, from stream: ByteStream, size: Int64) async throws
 
+    /// Stores small bytes whole, atomically. A store that can have the server check the body
+    /// (S3's `Content-MD5`) does, so a request cut short can never store a shorter object.
+    func write(_ key: String, _ bytes: [UInt8]) async throws
+
     /// The bytes of an object, or of `range` of it.
     func get(_ key: String, range: Range<Int64>?) async throws -> ByteStream
 
@@ -65,7 +69,7 @@ extension ObjectStore {
         return try await get(key, range: nil).collect(upTo: limit, what: "\(displayName): \(key)")
     }
 
-    /// Stores small bytes.
+    /// Stores small bytes through `put`.
     public func write(_ key: String, _ bytes: [UInt8]) async throws {
         try await put(key, from: .bytes(bytes), size: Int64(bytes.count))
     }

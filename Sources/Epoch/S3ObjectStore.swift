@@ -150,6 +150,31 @@ public struct S3ObjectStore: ObjectStore {
         _ = try? await response.body.collect(upTo: 1 << 16)
     }
 
+    /// Small objects (tags, manifests, the catalog) go in one request whose body the server
+    /// checks against `Content-MD5` and the signed SHA-256: a body cut short by a killed client
+    /// or a broken connection is refused (`BadDigest`), never stored.
+    public func write(_ key: String, _ bytes: [UInt8]) async throws {
+        guard bytes.count <= multipartThreshold else {
+            try await put(key, from: .bytes(bytes), size: Int64(bytes.count))
+            return
+        }
+        try await putWhole(key, bytes, md5Of: bytes)
+    }
+
+    /// One PUT of `bytes` declaring the MD5 of `declared` (the same bytes, but for a test that
+    /// checks the server refuses a body that does not match).
+    func putWhole(_ key: String, _ bytes: [UInt8], md5Of declared: [UInt8]) async throws {
+        let put = try await send(.PUT, key: key, headers: [Self.contentMD5(declared)], body: { .bytes(bytes) },
+                                 payloadHash: SigV4Signer.hex(SHA256Hasher.hash(bytes)), retry: false)
+        guard (200..<300).contains(put.status.code) else { throw await failure(put, "PUT", key: key) }
+        _ = try? await put.body.collect(upTo: 1 << 16)
+    }
+
+    /// The `Content-MD5` header of a body.
+    static func contentMD5(_ bytes: [UInt8]) -> (String, String) {
+        ("Content-MD5", Data(Insecure.MD5.hash(data: bytes)).base64EncodedString())
+    }
+
     public func get(_ key: String, range: Range<Int64>?) async throws -> ByteStream {
         let headers = range.map { [("Range", "bytes=\($0.lowerBound)-\($0.upperBound - 1)")] } ?? []
         let response = try await send(.GET, key: key, headers: headers)
@@ -225,7 +250,7 @@ public struct S3ObjectStore: ObjectStore {
             }
             guard let next = try transform(current) else { return }
             let hash = SigV4Signer.hex(SHA256Hasher.hash(next))
-            let put = try await send(.PUT, key: key, headers: [condition], body: { .bytes(next) }, payloadHash: hash)
+            let put = try await send(.PUT, key: key, headers: [condition, Self.contentMD5(next)], body: { .bytes(next) }, payloadHash: hash)
             if (200..<300).contains(put.status.code) {
                 _ = try? await put.body.collect(upTo: 1 << 16)
                 return

@@ -74,6 +74,25 @@ public struct ByteStream: AsyncSequence, Sendable {
         return stream
     }
 
+    /// The bytes at `range` of this stream: those before are read and dropped, the stream ends
+    /// after the last one.
+    public func slice(_ range: Range<Int64>) -> ByteStream {
+        let upstream = produce
+        let cursor = Cursor()
+        return ByteStream {
+            while true {
+                let position = Int64(cursor.current)
+                guard position < range.upperBound, let chunk = try await upstream() else { return nil }
+                cursor.move(by: chunk.count)
+                let end = position + Int64(chunk.count)
+                guard end > range.lowerBound else { continue }
+                let from = Int(Swift.max(range.lowerBound - position, 0))
+                let to = Int(Swift.min(range.upperBound, end) - position)
+                return from == 0 && to == chunk.count ? chunk : Array(chunk[from..<to])
+            }
+        }
+    }
+
     /// Reads the whole stream, failing with `SIZE_INVALID` once it passes `limit` bytes.
     public func collect(upTo limit: Int, what: @autoclosure () -> String) async throws -> [UInt8] {
         var result = [UInt8]()
@@ -90,6 +109,8 @@ public struct ByteStream: AsyncSequence, Sendable {
 /// A position shared by the closures of one stream; a stream is consumed by one task at a time.
 private final class Cursor: @unchecked Sendable {
     private var position = 0
+    var current: Int { position }
+    func move(by step: Int) { position += step }
     func advance(by step: Int, limit: Int) -> Int {
         let start = position
         position = min(position + step, limit)

@@ -43,6 +43,8 @@ public actor MemoryStore: Storage, Inventory {
 
     public func blobExists(_ digest: Digest, in repository: String) -> Bool { blobs[digest] != nil }
 
+    public func blobSize(_ digest: Digest, in repository: String) -> Int64? { blobs[digest].map { Int64($0.count) } }
+
     public func manifestExists(_ digest: Digest, in repository: String) -> Bool { manifestTypes[digest] != nil }
 
     public func pushBlob(_ descriptor: Descriptor, from stream: ByteStream, in repository: String) async throws {

@@ -8,17 +8,18 @@ public protocol ReferrerListing: Storage {
     func referrers(of digest: Digest, in repository: String) async throws -> [Descriptor]
 }
 
-/// The referrers of manifests in one source, found once per copy: a scanned inventory is read
-/// once however many subjects are asked about.
-actor ReferrerFinder {
+/// The referrers of manifests in one source, found once per copy (or per request of a server): a
+/// scanned inventory is read once however many subjects are asked about.
+public actor ReferrerFinder {
     private let source: any Storage
     private var scanned: [String: [Digest: [Descriptor]]] = [:]
 
-    init(_ source: any Storage) {
+    public init(_ source: any Storage) {
         self.source = source
     }
 
-    func referrers(of digest: Digest, in repository: String) async throws -> [Descriptor] {
+    /// The descriptors of the manifests whose `subject` is `digest`.
+    public func referrers(of digest: Digest, in repository: String) async throws -> [Descriptor] {
         if let listing = source as? any ReferrerListing {
             return try await listing.referrers(of: digest, in: repository)
         }

@@ -17,6 +17,14 @@ public protocol Storage: Sendable {
     /// verifies what it reads against the descriptor.
     func fetch(_ descriptor: Descriptor, in repository: String) async throws -> ByteStream
 
+    /// The size of a stored blob (or manifest, by digest), found without reading its bytes; nil
+    /// when it is not there. What a registry answers `HEAD` with.
+    func blobSize(_ digest: Digest, in repository: String) async throws -> Int64?
+
+    /// Bytes `range` of the content a descriptor names (a registry's `Range` request). Stores
+    /// that read files or objects at an offset start there; the default reads from the start.
+    func fetch(_ descriptor: Descriptor, range: Range<Int64>, in repository: String) async throws -> ByteStream
+
     /// Whether a blob is present.
     func blobExists(_ digest: Digest, in repository: String) async throws -> Bool
 
@@ -73,6 +81,10 @@ extension Storage {
     public func willCopy(_ plan: CopyPlan) async throws {}
     public func commit() async throws {}
     public func abort() async {}
+
+    public func fetch(_ descriptor: Descriptor, range: Range<Int64>, in repository: String) async throws -> ByteStream {
+        try await fetch(descriptor, in: repository).slice(range)
+    }
 
     /// Fetches a manifest, checks its size and digest against the descriptor, and parses it.
     public func fetchManifest(_ descriptor: Descriptor, in repository: String) async throws -> Manifest {

@@ -123,6 +123,12 @@ extension LayoutArchiveStore {
         try await blobExists(digest, in: repository)
     }
 
+    public func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        var catalog = try await readCatalog()
+        if catalog.blobs[digest] == nil, !catalog.complete { catalog = try await completeCatalog() }
+        return catalog.blobs[digest]?.size
+    }
+
     public func repositories() async throws -> [String] { try await readCatalog().index.repositories }
 
     public func tags(in repository: String) async throws -> [String] { try await readCatalog().index.tags(in: repository) }

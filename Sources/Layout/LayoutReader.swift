@@ -30,8 +30,23 @@ extension LayoutStore {
         return try ByteStream.file(fd, path: directory.path(of: name))
     }
 
+    public func fetch(_ descriptor: Descriptor, range: Range<Int64>, in repository: String) async throws -> ByteStream {
+        let directory = try directory()
+        let name = Self.blobName(descriptor.digest)
+        guard directory.regularFileSize(name) != nil else {
+            throw StorageError(descriptor.isManifest ? .manifestUnknown : .blobUnknown, "\(displayName): \(descriptor.digest) is missing")
+        }
+        let (fd, _) = try directory.openForReading(name)
+        return try ByteStream.file(fd, path: directory.path(of: name), offset: range.lowerBound, length: Int64(range.count))
+    }
+
     public func blobExists(_ digest: Digest, in repository: String) async throws -> Bool {
         hasBlob(digest)
+    }
+
+    public func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        guard FileSystem.isDirectory(root) else { return nil }
+        return try directory().regularFileSize(Self.blobName(digest))
     }
 
     public func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {

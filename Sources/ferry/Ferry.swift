@@ -23,7 +23,7 @@ struct Ferry: AsyncParsableCommand {
               ferry help copy
             """,
         version: "0.1.0",
-        subcommands: [Copy.self, Sync.self, Inspect.self, List.self, Verify.self, GC.self])
+        subcommands: [Copy.self, Sync.self, Inspect.self, List.self, Verify.self, GC.self, Serve.self])
 
     /// Runs the command line: help and version exit 0, usage errors 2, failures 1, each failure
     /// one line `ferry: <what>: <why>` on stderr (and an `error` event on stdout with `--json`).
@@ -41,8 +41,13 @@ struct Ferry: AsyncParsableCommand {
         } catch {
             invocation.finish(error)
         }
-        let interrupts = Interrupts()
         let box = CommandBox(command)
+        // A server handles SIGTERM and SIGINT itself: it stops accepting and drains.
+        if command is Serve {
+            do { try await box.run() } catch { invocation.finish(error) }
+            Foundation.exit(0)
+        }
+        let interrupts = Interrupts()
         do {
             try await interrupts.run { try await box.run() }
         } catch {

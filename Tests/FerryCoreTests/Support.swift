@@ -152,6 +152,9 @@ final class RecordingStore: Storage, Inventory {
     func blobExists(_ digest: Digest, in repository: String) async throws -> Bool {
         await inner.blobExists(digest, in: repository)
     }
+    func blobSize(_ digest: Digest, in repository: String) async throws -> Int64? {
+        await inner.blobSize(digest, in: repository)
+    }
     func manifestExists(_ digest: Digest, in repository: String) async throws -> Bool {
         await inner.manifestExists(digest, in: repository)
     }

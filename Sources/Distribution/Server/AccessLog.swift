@@ -1,0 +1,25 @@
+import FerryCore
+import Foundation
+
+/// One line per request: method, path, status, bytes in and out, duration; as text or JSON.
+/// Paths are the only client words in it, printed without control characters; no header (and
+/// so no credential) is ever logged.
+struct AccessLog: Sendable {
+    let json: Bool
+    let output: @Sendable (String) -> Void
+
+    func record(method: String, path: String, status: Int, bytesIn: Int64, bytesOut: Int, since start: ContinuousClock.Instant) {
+        let elapsed = start.duration(to: .now)
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let time = ISO8601DateFormatter().string(from: Date())
+        if json {
+            let object: [String: Any] = ["time": time, "method": method, "path": path, "status": status,
+                                         "bytesIn": bytesIn, "bytesOut": bytesOut, "ms": (milliseconds * 10).rounded() / 10]
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                output(String(decoding: data, as: UTF8.self))
+            }
+        } else {
+            output("\(time) \(method) \(path.printable) \(status) in=\(bytesIn) out=\(bytesOut) \(String(format: "%.1f", milliseconds))ms")
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import FerryCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OCI
+import ServiceLifecycle
+import SystemPackage
+
+/// An OCI distribution registry (spec 1.1) in front of any `Storage`: it maps HTTP to the
+/// protocol's calls and back and knows no format. What the location cannot do (write to an
+/// archive, delete from a snapshot) is `UNSUPPORTED`.
+public final class RegistryServer: Sendable {
+    /// How the server is set up.
+    public struct Options: Sendable {
+        /// Where to listen.
+        public var host = "127.0.0.1"
+        public var port = 5000
+        /// Refuse every write (`UNSUPPORTED`): for archives, or when asked.
+        public var readOnly = false
+        /// The name under which the location's unnamed repository (a layout's bare tags) appears.
+        public var unnamedRepository = "ferry"
+        /// Where upload sessions are spooled: a directory on the location's own filesystem.
+        public var spoolDirectory: FilePath
+        /// An upload session untouched for this long is removed.
+        public var uploadExpiry: Duration = .seconds(3600)
+        /// The largest manifest accepted (the CNCF registry's limit).
+        public var maximumManifestSize = 4 << 20
+        /// The largest blob accepted in one upload.
+        public var maximumBlobSize: Int64 = 1 << 40
+        /// How long requests in flight may go on after SIGTERM or SIGINT.
+        public var shutdownGrace: Duration = .seconds(10)
+        /// Access-log lines as JSON objects instead of text.
+        public var jsonLog = false
+
+        public init(spoolDirectory: FilePath) {
+            self.spoolDirectory = spoolDirectory
+        }
+    }
+
+    let store: any Storage
+    let options: Options
+    let uploads: UploadSessions
+    let log: AccessLog
+
+    public init(store: any Storage, options: Options, logTo output: @escaping @Sendable (String) -> Void) throws {
+        self.store = store
+        self.options = options
+        uploads = try UploadSessions(spool: options.spoolDirectory, expiry: options.uploadExpiry)
+        log = AccessLog(json: options.jsonLog, output: output)
+    }
+
+    /// The storage repository a name of the API stands for.
+    func repository(_ name: String) -> String {
+        name == options.unnamedRepository ? "" : name
+    }
+
+    /// The name of the API a storage repository appears as.
+    func apiName(_ repository: String) -> String {
+        repository.isEmpty ? options.unnamedRepository : repository
+    }
+
+    /// Answers one request; every failure becomes the spec's error body.
+    func respond(to request: Request) async -> Response {
+        let started = ContinuousClock.now
+        var request = request
+        let counter = ByteCounter()
+        let response: Response
+        do {
+            response = try await route(&request, counter: counter)
+        } catch let failure as RegistryFailure {
+            response = failure.response
+        } catch let error as StorageError {
+            response = RegistryFailure(error, location: store.displayName).response
+        } catch {
+            response = RegistryFailure(.internalServerError, .unknown, "\(error)").response
+        }
+        log.record(method: request.method.rawValue, path: request.uri.path, status: response.status.code,
+                   bytesIn: counter.value, bytesOut: response.body.contentLength ?? 0, since: started)
+        return response
+    }
+
+    private func route(_ request: inout Request, counter: ByteCounter) async throws -> Response {
+        guard let route = RegistryRoute.parse(request.uri.path) else {
+            throw RegistryFailure(.notFound, .nameInvalid, "no such endpoint, or not a valid repository name")
+        }
+        let method = request.method
+        let isWrite = ![.get, .head].contains(method)
+        if isWrite, options.readOnly {
+            throw RegistryFailure.unsupported("\(store.displayName.hasPrefix("oci-archive:") ? "an archive" : "this registry") is read-only")
+        }
+        switch (route, method) {
+        case (.base, .get), (.base, .head):
+            return Response(status: .ok, headers: [.dockerDistributionAPIVersion: "registry/2.0", .contentType: "application/json"],
+                            body: method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
+        case (.catalog, .get):
+            return try await catalog(request)
+        case (.tags(let name), .get):
+            return try await tags(name, request)
+        case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
+            return try await getManifest(name, reference, head: method == .head)
+        case (.manifest(let name, let reference), .put):
+            return try await putManifest(name, reference, &request, counter: counter)
+        case (.manifest(let name, let reference), .delete):
+            return try await deleteManifest(name, reference)
+        case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
+            return try await getBlob(name, digest, request, head: method == .head)
+        case (.blob(let name, let digest), .delete):
+            return try await deleteBlob(name, digest)
+        case (.uploads(let name), .post):
+            return try await startUpload(name, &request, counter: counter)
+        case (.upload(let name, let id), .get):
+            return try await uploadStatus(name, id)
+        case (.upload(let name, let id), .patch):
+            return try await patchUpload(name, id, &request, counter: counter)
+        case (.upload(let name, let id), .put):
+            return try await finishUpload(name, id, &request, counter: counter)
+        case (.upload(let name, let id), .delete):
+            return try await cancelUpload(name, id)
+        case (.referrers(let name, let digest), .get):
+            return try await referrers(name, digest, request)
+        default:
+            throw RegistryFailure(.methodNotAllowed, .unsupported, "\(method.rawValue) is not allowed here")
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting, lets requests in flight finish for
+    /// the grace period, and returns. `ready` is called with the bound address once listening.
+    public func run(logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in await self.respond(to: request) }
+        let options = self.options
+        let app = Application(
+            responder: responder,
+            configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: nil),
+            onServerRunning: { channel in
+                ready(channel.localAddress.map { "\($0.ipAddress ?? options.host):\($0.port ?? options.port)" } ?? "\(options.host):\(options.port)")
+            },
+            logger: logger)
+        let expiry = Expirer(uploads: uploads)
+        var configuration = ServiceGroupConfiguration(services: [app, expiry], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .init(options.shutdownGrace)
+        try await ServiceGroup(configuration: configuration).run()
+        await uploads.removeAll()
+    }
+}
+
+/// Removes expired upload sessions every few seconds while the server runs.
+struct Expirer: Service {
+    let uploads: UploadSessions
+
+    func run() async throws {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(1))
+            await uploads.expire()
+        }
+    }
+}
+
+/// Bytes of a request body as they are read, for the access log.
+final class ByteCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count: Int64 = 0
+    func add(_ n: Int) { lock.withLock { count += Int64(n) } }
+    var value: Int64 { lock.withLock { count } }
+}

@@ -1,0 +1,86 @@
+import FerryCore
+import Foundation
+import SystemPackage
+
+/// Upload sessions, each spooled to a locked temporary file (`.ferry-*.tmp`) in the spool
+/// directory, never held in memory. A session is used by one request at a time; one untouched
+/// for the expiry time is removed, and so are the spools of a server that was killed (their
+/// lock is gone) when the next server starts.
+actor UploadSessions {
+    final class Session: @unchecked Sendable {
+        let id: String
+        let repository: String
+        let file: TempFile
+        /// Bytes received so far; touched only by the request holding the session.
+        var size: Int64 = 0
+        var lastUsed = ContinuousClock.now
+        var busy = false
+
+        init(id: String, repository: String, file: TempFile) {
+            self.id = id
+            self.repository = repository
+            self.file = file
+        }
+    }
+
+    private let spool: ContainedDirectory
+    private let expiry: Duration
+    private var sessions: [String: Session] = [:]
+
+    init(spool path: FilePath, expiry: Duration) throws {
+        spool = try ContainedDirectory(opening: path, create: true)
+        self.expiry = expiry
+        _ = try spool.sweepTemporaryFiles(in: [spool])
+    }
+
+    var count: Int { sessions.count }
+
+    /// A new, empty session for `repository`.
+    func create(repository: String) throws -> Session {
+        let file = try TempFile(in: spool, lockRoot: spool, mode: 0o600)
+        let id = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined(separator: "-")
+        let session = Session(id: id, repository: repository, file: file)
+        session.busy = true
+        sessions[id] = session
+        return session
+    }
+
+    /// Takes the session for one request; fails for an unknown one, one of another repository,
+    /// or one another request is using.
+    func take(_ id: String, repository: String) throws -> Session {
+        guard let session = sessions[id], session.repository == repository else {
+            throw RegistryFailure(.notFound, .blobUploadUnknown, "no upload \(id.printable)")
+        }
+        guard !session.busy else {
+            throw RegistryFailure(.conflict, .blobUploadInvalid, "upload \(id) is in use by another request")
+        }
+        session.busy = true
+        return session
+    }
+
+    /// Gives the session back after a request.
+    func release(_ session: Session) {
+        session.busy = false
+        session.lastUsed = .now
+    }
+
+    /// Ends a session and removes its spool.
+    func finish(_ session: Session) {
+        sessions[session.id] = nil
+        session.file.discard()
+    }
+
+    /// Removes sessions untouched for the expiry time.
+    func expire() {
+        let now = ContinuousClock.now
+        for session in sessions.values where !session.busy && session.lastUsed.duration(to: now) > expiry {
+            finish(session)
+        }
+    }
+
+    /// Removes every session (the server stops).
+    func removeAll() {
+        for session in sessions.values { session.file.discard() }
+        sessions.removeAll()
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Distribution
+import FerryCore
+import Foundation
+import Logging
+import OCI
+import SystemPackage
+
+extension Ferry {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "serve",
+            abstract: "Serve a location as an OCI registry (distribution spec 1.1).",
+            discussion: """
+                Every client of a registry (docker, skopeo, oras, containerd, ferry itself) can then pull \
+                from the location, and push into it where the location takes writes: oci:DIR, epoch:… \
+                and cocoon:ROOT do; oci-archive: and cocoon-archive: are read-only. A layout's bare tags \
+                are the repository --repository (default: the directory's name). Uploads are spooled \
+                beside the location and stored only verified. SIGTERM or SIGINT stops accepting, lets \
+                requests in flight finish for --grace, then exits 0. One access-log line per request \
+                goes to stderr.
+
+                Examples:
+                  ferry serve oci:./layout --addr 127.0.0.1:5000
+                  skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/layout:v1 oci:copy:v1
+                """)
+
+        @Argument(help: "A location: oci:DIR, oci-archive:FILE, epoch:DIR, epoch:s3://BUCKET, cocoon:ROOT, cocoon-archive:FILE.",
+                  completion: Completion.reference) var location: String
+        @Option(name: .long, help: "HOST:PORT to listen on (port 0: any free port, printed at start).") var addr = "127.0.0.1:5000"
+        @Option(name: .long, help: "The repository name of a layout's bare tags (default: the directory's name).") var repository: String?
+        @Flag(name: .customLong("read-only"), help: "Refuse every write (UNSUPPORTED).") var readOnly = false
+        @Option(name: .customLong("upload-expiry"), help: "Remove an upload session untouched for this long: 90s, 30m, 1h (default 1h).") var uploadExpiry = "1h"
+        @Option(name: .long, help: "After SIGTERM or SIGINT, how long requests in flight may go on (default 10s).") var grace = "10s"
+        @Flag(name: .long, help: "Write access-log lines as JSON objects.") var json = false
+
+        @OptionGroup var network: NetworkOptions
+
+        func validate() throws {
+            _ = try Arguments.location(location)
+            guard parsedAddress != nil else { throw UsageError("--addr \(addr): write HOST:PORT, such as 127.0.0.1:5000") }
+            if let repository, !Names.isValidRepository(repository) {
+                throw UsageError("--repository \(repository): not a valid repository name (lowercase, digits, . _ - and /)")
+            }
+            for (name, value) in [("--upload-expiry", uploadExpiry), ("--grace", grace)] {
+                guard Arguments.duration(value) != nil else { throw UsageError("\(name) \(value): write a duration such as 90s, 30m or 1h") }
+            }
+        }
+
+        private var parsedAddress: (host: String, port: Int)? {
+            guard let colon = addr.lastIndex(of: ":"), let port = Int(addr[addr.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+            var host = String(addr[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return host.isEmpty ? nil : (host, port)
+        }
+
+        func run() async throws {
+            let location = try Arguments.location(self.location)
+            let store = try network.backends.open(location, role: .destination)
+            var options = RegistryServer.Options(spoolDirectory: spool(for: location))
+            (options.host, options.port) = parsedAddress!
+            options.readOnly = readOnly || location.isReadOnly
+            options.unnamedRepository = repository ?? defaultRepository(location)
+            options.uploadExpiry = .seconds(Arguments.duration(uploadExpiry) ?? 3600)
+            options.shutdownGrace = .seconds(Arguments.duration(grace) ?? 10)
+            options.jsonLog = json
+            let server = try RegistryServer(store: store, options: options) { line in Output.error(line + "\n") }
+            var logger = Logger(label: "ferry-serve")
+            logger.logLevel = .critical
+            let shown = self.location.printable
+            let mode = options.readOnly ? "read-only" : "read-write"
+            try await server.run(logger: logger) { address in
+                Output.error("ferry: serving \(shown) (\(mode)) on http://\(address)\n")
+            }
+        }
+
+        /// Upload spools go on the location's own filesystem where it has one, so that storing a
+        /// finished upload is a copy within one disk; elsewhere in TMPDIR.
+        private func spool(for location: Location) -> FilePath {
+            let temporary = FilePath(ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
+            switch location {
+            case .layout(let path): return FilePath(path)
+            case .epoch(.directory(let path)): return FilePath(path)
+            case .cocoon(let root?): return FilePath(root)
+            default: return temporary
+            }
+        }
+
+        private func defaultRepository(_ location: Location) -> String {
+            guard case .layout(let path) = location else { return "ferry" }
+            let base = FilePath(path).lexicallyNormalized().lastComponent?.string.lowercased() ?? ""
+            let cleaned = String(base.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "-" })
+            return Names.isValidRepository(cleaned) ? cleaned : "ferry"
+        }
+    }
+}
+
+extension Location {
+    /// Places that are one file written whole: served read-only.
+    var isReadOnly: Bool {
+        switch self {
+        case .layoutArchive, .cocoonArchive: true
+        default: false
+        }
+    }
+}
