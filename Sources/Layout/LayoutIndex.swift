@@ -159,6 +159,7 @@ extension LayoutIndex {
     /// stays bare, or is qualified with `repository` in the `full` style.
     static func refName(forTag tag: String, repository: String, style: RefNameStyle, displayName: String) throws -> String {
         if tag.contains(":") || tag.contains("/") || style == .bare { return tag }
+        if style == .named, repository.isEmpty { return tag }
         guard !repository.isEmpty else {
             throw StorageError(.nameInvalid, "\(displayName): --ref-name=full needs a repository name (write the tag as NAME:TAG, e.g. example.com/app:\(tag))")
         }

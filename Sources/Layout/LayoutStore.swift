@@ -14,6 +14,9 @@ public enum RefNameStyle: String, Sendable, CaseIterable {
     case bare
     /// `example.com/app:v1`, as crane writes it.
     case full
+    /// Bare for the layout's own repository (the empty name), `NAME:v1` for any other: how a
+    /// layout served as a registry keeps each repository pushed into it apart.
+    case named
 }
 
 /// A backend that names tags the way a layout does (`RefNameStyle`): the CLI asks it before a

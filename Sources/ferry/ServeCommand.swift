@@ -28,7 +28,7 @@ extension Ferry {
         @Argument(help: "A location: oci:DIR, oci-archive:FILE, epoch:DIR, epoch:s3://BUCKET, cocoon:ROOT, cocoon-archive:FILE.",
                   completion: Completion.reference) var location: String
         @Option(name: .long, help: "HOST:PORT to listen on (port 0: any free port, printed at start).") var addr = "127.0.0.1:5000"
-        @Option(name: .long, help: "The repository name of a layout's bare tags (default: the directory's name).") var repository: String?
+        @Option(name: .long, help: "The repository name of a layout's bare tags (default: the directory's or archive's name).") var repository: String?
         @Flag(name: .customLong("read-only"), help: "Refuse every write (UNSUPPORTED).") var readOnly = false
         @Option(name: .customLong("upload-expiry"), help: "Remove an upload session untouched for this long: 90s, 30m, 1h (default 1h).") var uploadExpiry = "1h"
         @Option(name: .long, help: "After SIGTERM or SIGINT, how long requests in flight may go on (default 10s).") var grace = "10s"
@@ -56,7 +56,8 @@ extension Ferry {
 
         func run() async throws {
             let location = try Arguments.location(self.location)
-            let store = try network.backends.open(location, role: .destination)
+            // Pushes into a layout keep their repository: `NAME:TAG`, bare only for its own tags.
+            let store = try network.backends.open(location, refNameStyle: .named, role: .destination)
             var options = RegistryServer.Options(spoolDirectory: spool(for: location))
             (options.host, options.port) = parsedAddress!
             options.readOnly = readOnly || location.isReadOnly
@@ -86,11 +87,20 @@ extension Ferry {
             }
         }
 
-        private func defaultRepository(_ location: Location) -> String {
-            guard case .layout(let path) = location else { return "ferry" }
-            let base = FilePath(path).lexicallyNormalized().lastComponent?.string.lowercased() ?? ""
+        /// A layout's bare tags appear under the directory's (or the archive's) name; other places
+        /// name all their repositories.
+        private func defaultRepository(_ location: Location) -> String? {
+            var base: String
+            switch location {
+            case .layout(let path): base = FilePath(path).lexicallyNormalized().lastComponent?.string ?? ""
+            case .layoutArchive(let path):
+                base = FilePath(path).lastComponent?.string ?? ""
+                for ending in [".tar.gz", ".tgz", ".tar.zst", ".tar"] where base.hasSuffix(ending) { base.removeLast(ending.count); break }
+            default: return nil
+            }
+            base = base.lowercased()
             let cleaned = String(base.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "-" })
-            return Names.isValidRepository(cleaned) ? cleaned : "ferry"
+            return Names.isValidRepository(cleaned) ? cleaned : "layout"
         }
     }
 }

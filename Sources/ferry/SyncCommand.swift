@@ -84,7 +84,7 @@ extension Ferry {
 
 /// How copies report and name tags.
 struct CopyOutputOptions: ParsableArguments {
-    @Option(name: .long, help: "How a layout names new tags: bare (v1) or full (example.com/app:v1).") var refName: RefNameStyle = .bare
+    @Option(name: .long, help: "How a layout names new tags: bare (v1), full (example.com/app:v1), or named (bare in the layout's own repository, NAME:v1 in others).") var refName: RefNameStyle = .bare
     @Option(name: .long, help: "Progress: auto (bars on a terminal), plain (lines) or none.") var progress: ProgressMode = .auto
     @Flag(name: .long, help: "Print one JSON object per line for every event, and a summary last.") var json = false
 }

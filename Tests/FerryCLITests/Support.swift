@@ -72,6 +72,9 @@ final class Child {
         pid = child
     }
 
+    /// What the program has written to stderr so far.
+    var stderrSoFar: String { (try? String(contentsOfFile: outputs[1], encoding: .utf8)) ?? "" }
+
     /// The CPU time (user and system) the program used, once it has ended.
     private(set) var cpuSeconds: Double = 0
 

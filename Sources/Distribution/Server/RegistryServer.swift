@@ -18,8 +18,9 @@ public final class RegistryServer: Sendable {
         public var port = 5000
         /// Refuse every write (`UNSUPPORTED`): for archives, or when asked.
         public var readOnly = false
-        /// The name under which the location's unnamed repository (a layout's bare tags) appears.
-        public var unnamedRepository = "ferry"
+        /// The name under which the location's unnamed repository (a layout's bare tags) appears;
+        /// nil for places whose repositories all have names.
+        public var unnamedRepository: String?
         /// Where upload sessions are spooled: a directory on the location's own filesystem.
         public var spoolDirectory: FilePath
         /// An upload session untouched for this long is removed.
@@ -57,7 +58,7 @@ public final class RegistryServer: Sendable {
 
     /// The name of the API a storage repository appears as.
     func apiName(_ repository: String) -> String {
-        repository.isEmpty ? options.unnamedRepository : repository
+        repository.isEmpty ? options.unnamedRepository ?? "" : repository
     }
 
     /// Answers one request; every failure becomes the spec's error body.

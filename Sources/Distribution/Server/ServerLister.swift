@@ -16,6 +16,9 @@ extension RegistryServer {
     /// `GET /v2/<name>/tags/list?n=&last=`.
     func tags(_ name: String, _ request: Request) async throws -> Response {
         let tags = try await store.tags(in: repository(name)).sorted()
+        if tags.isEmpty, !(try await store.repositories().contains(repository(name))) {
+            throw RegistryFailure(.notFound, .nameUnknown, "no repository \(name)")
+        }
         let (page, link) = try paginate(tags, request, path: "/v2/\(name)/tags/list")
         return jsonResponse(.ok, ["name": name, "tags": page], headers: link)
     }

@@ -58,7 +58,14 @@ extension RegistryServer {
         let length = Int(range.map { Int64($0.count) } ?? size)
         headers[.contentLength] = "\(length)"
         return Response(status: status, headers: headers, body: ResponseBody(contentLength: length) { writer in
-            for try await chunk in stream { try await writer.write(ByteBuffer(bytes: chunk)) }
+            // The last chunk goes out only once the whole blob is verified: a blob that does not
+            // hash to its digest is cut off short, and no client takes it for whole.
+            var held: [UInt8]?
+            for try await chunk in stream {
+                if let previous = held { try await writer.write(ByteBuffer(bytes: previous)) }
+                held = chunk
+            }
+            if let last = held { try await writer.write(ByteBuffer(bytes: last)) }
             try await writer.finish(nil)
         })
     }
