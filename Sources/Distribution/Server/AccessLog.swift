@@ -8,18 +8,20 @@ struct AccessLog: Sendable {
     let json: Bool
     let output: @Sendable (String) -> Void
 
-    func record(method: String, path: String, status: Int, bytesIn: Int64, bytesOut: Int, since start: ContinuousClock.Instant) {
+    func record(method: String, path: String, status: Int, bytesIn: Int64, bytesOut: Int64, since start: ContinuousClock.Instant, failure: String? = nil) {
         let elapsed = start.duration(to: .now)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let time = ISO8601DateFormatter().string(from: Date())
         if json {
-            let object: [String: Any] = ["time": time, "method": method, "path": path, "status": status,
+            var object: [String: Any] = ["time": time, "method": method, "path": path, "status": status,
                                          "bytesIn": bytesIn, "bytesOut": bytesOut, "ms": (milliseconds * 10).rounded() / 10]
+            if let failure { object["failure"] = failure.printable }
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 output(String(decoding: data, as: UTF8.self))
             }
         } else {
-            output("\(time) \(method) \(path.printable) \(status) in=\(bytesIn) out=\(bytesOut) \(String(format: "%.1f", milliseconds))ms")
+            let failed = failure.map { " failed: \($0.printable)" } ?? ""
+            output("\(time) \(method) \(path.printable) \(status) in=\(bytesIn) out=\(bytesOut) \(String(format: "%.1f", milliseconds))ms\(failed)")
         }
     }
 }

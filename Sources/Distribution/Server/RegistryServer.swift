@@ -76,9 +76,23 @@ public final class RegistryServer: Sendable {
         } catch {
             response = RegistryFailure(.internalServerError, .unknown, "\(error)").response
         }
-        log.record(method: request.method.rawValue, path: request.uri.path, status: response.status.code,
-                   bytesIn: counter.value, bytesOut: response.body.contentLength ?? 0, since: started)
-        return response
+        // The line is written when the body has gone out (or failed to): its bytes and time.
+        let (method, path, status, log) = (request.method.rawValue, request.uri.path, response.status.code, self.log)
+        var logged = response
+        let body = response.body
+        logged.body = ResponseBody(contentLength: body.contentLength) { writer in
+            var counting = CountingWriter(inner: writer)
+            do {
+                try await body.write(counting)
+            } catch {
+                log.record(method: method, path: path, status: status, bytesIn: counter.value, bytesOut: counting.count.value,
+                           since: started, failure: "\(error)")
+                throw error
+            }
+            log.record(method: method, path: path, status: status, bytesIn: counter.value, bytesOut: counting.count.value, since: started)
+            _ = counting
+        }
+        return logged
     }
 
     private func route(_ request: inout Request, counter: ByteCounter) async throws -> Response {
@@ -156,6 +170,21 @@ struct Expirer: Service {
             try? await Task.sleep(for: .seconds(1))
             await uploads.expire()
         }
+    }
+}
+
+/// A body writer that counts what goes through it.
+struct CountingWriter: ResponseBodyWriter {
+    var inner: any ResponseBodyWriter
+    let count = ByteCounter()
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        count.add(buffer.readableBytes)
+        try await inner.write(buffer)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        try await inner.finish(trailingHeaders)
     }
 }
 
