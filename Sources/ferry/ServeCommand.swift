@@ -1,7 +1,9 @@
 import ArgumentParser
+import Cocoon
 import Distribution
 import FerryCore
 import Foundation
+import Layout
 import Logging
 import OCI
 import SystemPackage
@@ -57,8 +59,23 @@ extension Ferry {
         func run() async throws {
             let location = try Arguments.location(self.location)
             // Pushes into a layout keep their repository: `NAME:TAG`, bare only for its own tags.
-            let store = try network.backends.open(location, refNameStyle: .named, role: .destination)
+            var store = try network.backends.open(location, refNameStyle: .named, role: .destination)
             var options = RegistryServer.Options(spoolDirectory: spool(for: location))
+            // A cocoon root takes a snapshot whole, so pushes wait in a scratch layout beside it
+            // until their manifest comes; the scratch goes when the server stops.
+            var staging: (parent: ContainedDirectory, directory: ContainedDirectory)?
+            if case .cocoon = location, !readOnly {
+                let parent = try ContainedDirectory(opening: options.spoolDirectory, create: true)
+                let directory = try parent.makeTemporaryDirectory(label: "staging")
+                staging = (parent, directory)
+                // The layout is one level down, made here: the directory itself is locked (a live
+                // temporary), and a layout takes its parent's lock only to create itself.
+                let layout = try directory.subdirectory("layout", create: true)
+                store = StagedStore(store, staging: LayoutStore(directory: layout.path.string))
+            }
+            defer {
+                if let staging, let name = staging.directory.path.lastComponent?.string { try? staging.parent.removeTree(name) }
+            }
             (options.host, options.port) = parsedAddress!
             options.readOnly = readOnly || location.isReadOnly
             options.unnamedRepository = repository ?? defaultRepository(location)
@@ -82,7 +99,7 @@ extension Ferry {
             switch location {
             case .layout(let path): return FilePath(path)
             case .epoch(.directory(let path)): return FilePath(path)
-            case .cocoon(let root?): return FilePath(root)
+            case .cocoon(let root): return root.map { FilePath($0) } ?? CocoonRoot.defaultPath()
             default: return temporary
             }
         }

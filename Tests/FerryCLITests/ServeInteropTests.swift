@@ -99,6 +99,38 @@ import Testing
         #expect(try ferry("verify", "epoch:\(served)").status == 0)
     }
 
+    @Test func snapshotsArePulledFromAnExportAndPushedIntoACocoonRoot() throws {
+        let scratch = try Scratch()
+        let export = "cocoon-archive:\(Paths.fixture("cocoon-export.tar"))"
+        let archive = try Served([export])
+        let name = try #require((try http("GET", "\(archive.url)/v2/_catalog").json?["repositories"] as? [String])?.first)
+        // The artifact is made from the export when read (its creation time is the reading's), so
+        // it is compared with what the server says it serves.
+        let expected = try #require(try http("HEAD", "\(archive.url)/v2/\(name)/manifests/latest").headers["docker-content-digest"])
+        #expect(try http("GET", "\(archive.url)/v2/\(name)/manifests/\(expected)").status == 200)
+        // skopeo pulls the snapshot artifact as the archive shows it.
+        if have("skopeo") {
+            let pulled = try run("skopeo", ["copy", "--src-tls-verify=false", "docker://\(archive.address)/\(name):latest", "oci:\(scratch.path("snap")):latest"])
+            #expect(pulled.status == 0, "\(pulled.stderr)")
+            #expect(try inspectDigest("oci:\(scratch.path("snap")):latest") == expected)
+        }
+        // Pushed into a served cocoon root, it becomes a snapshot that verifies, with the
+        // export's files.
+        let root = scratch.path("root")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
+        let cocoon = try Served(["cocoon:\(root)"])
+        let pushed = try ferry("copy", "--progress", "none", "--tls-verify=false", "docker://\(archive.address)/\(name):latest", "docker://\(cocoon.address)/web:latest")
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(try ferry("verify", "cocoon:\(root)#web").status == 0)
+        let back = try ferry("copy", "--progress", "none", "cocoon:\(root)#web", "cocoon-archive:\(scratch.path("back.tar"))")
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(try ferry("copy", "--progress", "none", "cocoon-archive:\(scratch.path("back.tar"))", "cocoon:\(scratch.path("root2"))#again").status == 0)
+        #expect(try http("GET", "\(cocoon.url)/v2/_catalog").json?["repositories"] as? [String] == ["web"])
+        // The scratch layout and the spools go with the server.
+        #expect(cocoon.stop().status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).allSatisfy { !$0.hasPrefix(".ferry-") })
+    }
+
     @Test func sigtermLetsARequestInFlightFinishThenExits() throws {
         let scratch = try Scratch()
         let layout = scratch.path("big")
