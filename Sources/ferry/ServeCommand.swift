@@ -35,6 +35,10 @@ extension Ferry {
         @Option(name: .customLong("upload-expiry"), help: "Remove an upload session untouched for this long: 90s, 30m, 1h (default 1h).") var uploadExpiry = "1h"
         @Option(name: .long, help: "After SIGTERM or SIGINT, how long requests in flight may go on (default 10s).") var grace = "10s"
         @Flag(name: .long, help: "Write access-log lines as JSON objects.") var json = false
+        @Option(name: .long, help: "Require Basic auth of a user in this htpasswd file (bcrypt entries: `htpasswd -B`).") var htpasswd: String?
+        @Option(name: .long, help: "epoch: Epoch's rule, reads anonymous, writes need the bearer token EPOCH_REGISTRY_TOKEN (or --registry-token); GET /v2/token hands it out as Epoch does.") var auth: String?
+        @Option(name: .customLong("tls-cert"), help: "Serve HTTPS with this certificate chain (PEM); needs --tls-key.") var tlsCert: String?
+        @Option(name: .customLong("tls-key"), help: "The private key (PEM) of --tls-cert.") var tlsKey: String?
 
         @OptionGroup var network: NetworkOptions
 
@@ -44,9 +48,17 @@ extension Ferry {
             if let repository, !Names.isValidRepository(repository) {
                 throw UsageError("--repository \(repository): not a valid repository name (lowercase, digits, . _ - and /)")
             }
+            if let auth, auth != "epoch" { throw UsageError("--auth \(auth): the one scheme is `epoch`") }
+            if auth != nil, htpasswd != nil { throw UsageError("--auth epoch and --htpasswd: choose one") }
+            if auth != nil, token == nil { throw UsageError("--auth epoch needs the token: set EPOCH_REGISTRY_TOKEN or give --registry-token") }
+            if (tlsCert == nil) != (tlsKey == nil) { throw UsageError("--tls-cert and --tls-key go together") }
             for (name, value) in [("--upload-expiry", uploadExpiry), ("--grace", grace)] {
                 guard Arguments.duration(value) != nil else { throw UsageError("\(name) \(value): write a duration such as 90s, 30m or 1h") }
             }
+        }
+
+        private var token: String? {
+            (network.registryToken ?? ProcessInfo.processInfo.environment["EPOCH_REGISTRY_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
         }
 
         private var parsedAddress: (host: String, port: Int)? {
@@ -82,13 +94,18 @@ extension Ferry {
             options.uploadExpiry = .seconds(Arguments.duration(uploadExpiry) ?? 3600)
             options.shutdownGrace = .seconds(Arguments.duration(grace) ?? 10)
             options.jsonLog = json
+            if let htpasswd { options.access = ServerAccess(.htpasswd(try ServerAccess.htpasswd(at: htpasswd))) }
+            if auth != nil, let token { options.access = ServerAccess(.epoch(token: token)) }
+            if let tlsCert, let tlsKey { options.tls = (tlsCert, tlsKey) }
             let server = try RegistryServer(store: store, options: options) { line in Output.error(line + "\n") }
             var logger = Logger(label: "ferry-serve")
             logger.logLevel = .critical
             let shown = self.location.printable
             let mode = options.readOnly ? "read-only" : "read-write"
+            let scheme = options.tls == nil ? "http" : "https"
+            let guarded = htpasswd != nil ? ", Basic auth" : auth != nil ? ", Epoch's token for writes" : ""
             try await server.run(logger: logger) { address in
-                Output.error("ferry: serving \(shown) (\(mode)) on http://\(address)\n")
+                Output.error("ferry: serving \(shown) (\(mode)\(guarded)) on \(scheme)://\(address)\n")
             }
         }
 

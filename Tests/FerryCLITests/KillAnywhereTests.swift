@@ -53,10 +53,6 @@ import Testing
         return walker.compactMap { $0 as? String }.filter { ($0 as NSString).lastPathComponent.hasPrefix(".ferry-") || $0.hasSuffix(".ferry-lock") }
     }
 
-    private func ferryIn(_ environment: [String], _ arguments: [String]) throws -> Run {
-        try Child("/usr/bin/env", environment + [Paths.ferry] + arguments).wait()
-    }
-
     private func target(_ transport: String, scratch: Scratch) throws -> Target {
         let fileSource = { (made: String) in "oci:\(made):v1" }
         let place = { (kind: String, n: Int) in scratch.path("\(kind)-\(n)") }
@@ -88,7 +84,7 @@ import Testing
                 return Target(
                     source: fileSource(layout), destination: { "epoch:s3://\(bucket)#k\($0)/app:v1" }, directory: { _ in nil },
                     untouched: { n in
-                        let listed = try self.ferryIn(s3, ["ls", "epoch:s3://\(bucket)", "k\(n)/app"])
+                        let listed = try ferryIn(s3, ["ls", "epoch:s3://\(bucket)", "k\(n)/app"])
                         return listed.status != 0 || listed.stdout.isEmpty
                     },
                     verifyTarget: { "epoch:s3://\(bucket)#k\($0)/app:v1" }, environment: s3)

@@ -7,14 +7,17 @@ final class Served {
     let child: Child
     /// `127.0.0.1:PORT`.
     let address: String
+    private(set) var scheme = "http"
 
     /// Starts `ferry serve ARGUMENTS --addr 127.0.0.1:0` and waits for its start-up line.
     init(_ arguments: [String], environment: [String] = []) throws {
         child = try Child("/usr/bin/env", environment + [Paths.ferry, "serve", "--addr", "127.0.0.1:0"] + arguments)
         var found: String?
+        var scheme = "http"
         for _ in 0..<600 {
-            if let line = child.stderrSoFar.split(separator: "\n").first(where: { $0.contains(" on http://") }) {
-                found = line.components(separatedBy: "http://").last
+            if let line = child.stderrSoFar.split(separator: "\n").first(where: { $0.contains(" on http") }) {
+                found = line.components(separatedBy: "://").last
+                scheme = line.contains(" on https://") ? "https" : "http"
                 break
             }
             guard child.isRunning else { break }
@@ -24,9 +27,10 @@ final class Served {
             throw NSError(domain: "Served", code: 1, userInfo: [NSLocalizedDescriptionKey: "ferry serve did not start: \(child.stderrSoFar)"])
         }
         address = found
+        self.scheme = scheme
     }
 
-    var url: String { "http://\(address)" }
+    var url: String { "\(scheme)://\(address)" }
 
     /// Sends `signal` and waits for the end.
     @discardableResult

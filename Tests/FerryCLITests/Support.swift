@@ -128,6 +128,12 @@ func ferry(_ arguments: [String]) throws -> Run {
     try run(Paths.ferry, arguments)
 }
 
+/// Runs the `ferry` under test with `NAME=VALUE` settings added to its environment.
+@discardableResult
+func ferryIn(_ environment: [String], _ arguments: [String]) throws -> Run {
+    try Child("/usr/bin/env", environment + [Paths.ferry] + arguments).wait()
+}
+
 /// A fresh directory under the system's temporary directory, removed by `cleanup()`.
 final class Scratch {
     let url: URL

@@ -2,6 +2,9 @@ import FerryCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import OCI
 import ServiceLifecycle
@@ -33,6 +36,10 @@ public final class RegistryServer: Sendable {
         public var shutdownGrace: Duration = .seconds(10)
         /// Access-log lines as JSON objects instead of text.
         public var jsonLog = false
+        /// Who may read and write.
+        public var access = ServerAccess(.open)
+        /// HTTPS with this certificate chain and key (PEM files); plain HTTP when nil.
+        public var tls: (certificate: String, key: String)?
 
         public init(spoolDirectory: FilePath) {
             self.spoolDirectory = spoolDirectory
@@ -96,11 +103,22 @@ public final class RegistryServer: Sendable {
     }
 
     private func route(_ request: inout Request, counter: ByteCounter) async throws -> Response {
-        guard let route = RegistryRoute.parse(request.uri.path) else {
+        let path = request.uri.path
+        if case .epoch = options.access.mode, path == "/v2/token", [.get, .post].contains(request.method) {
+            return await ServerAccess.tokenResponse(&request)
+        }
+        let isWrite = ![.get, .head].contains(request.method)
+        // The realm of a challenge names the host the client asked for, if it is one.
+        let asked = request.head.authority ?? ""
+        let host = !asked.isEmpty && asked.utf8.allSatisfy({ $0 < 128 && (Character(UnicodeScalar($0)).isLetter || Character(UnicodeScalar($0)).isNumber || ".-:[]".utf8.contains($0)) })
+            ? asked : "\(options.host):\(options.port)"
+        if let refusal = options.access.refusal(request, isWrite: isWrite, isBase: path == "/v2" || path == "/v2/", host: host) {
+            throw refusal
+        }
+        guard let route = RegistryRoute.parse(path) else {
             throw RegistryFailure(.notFound, .nameInvalid, "no such endpoint, or not a valid repository name")
         }
         let method = request.method
-        let isWrite = ![.get, .head].contains(method)
         if isWrite, options.readOnly {
             throw RegistryFailure.unsupported("\(store.displayName.hasPrefix("oci-archive:") ? "an archive" : "this registry") is read-only")
         }
@@ -144,8 +162,19 @@ public final class RegistryServer: Sendable {
     public func run(logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
         let responder = CallbackResponder<BasicRequestContext> { request, _ in await self.respond(to: request) }
         let options = self.options
+        var server = HTTPServerBuilder.http1()
+        if let tls = options.tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
+                server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+            } catch {
+                throw StorageError(.unknown, "--tls-cert \(tls.certificate) / --tls-key \(tls.key): \(error)")
+            }
+        }
         let app = Application(
             responder: responder,
+            server: server,
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: nil),
             onServerRunning: { channel in
                 ready(channel.localAddress.map { "\($0.ipAddress ?? options.host):\($0.port ?? options.port)" } ?? "\(options.host):\(options.port)")
