@@ -57,6 +57,26 @@ extension Ferry {
             }
         }
 
+        /// After SIGTERM or SIGINT the server drains for the grace period and stops; a request
+        /// stuck in a system call does not stop with it, so the process ends a little later
+        /// whatever is left (every write is atomic: the location stays valid).
+        private static func stopAfterGrace(_ grace: Duration) {
+            for number in [SIGINT, SIGTERM] {
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(grace.components.seconds * 1000) + 3000)) {
+                        Output.error("ferry: requests still running after the grace period were cut off\n")
+                        _exit(0)
+                    }
+                }
+                source.resume()
+                watchdogs.append(source)
+            }
+        }
+
+        /// Set once, before the server starts.
+        nonisolated(unsafe) private static var watchdogs: [any DispatchSourceSignal] = []
+
         private var token: String? {
             (network.registryToken ?? ProcessInfo.processInfo.environment["EPOCH_REGISTRY_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
         }
@@ -94,10 +114,13 @@ extension Ferry {
             options.uploadExpiry = .seconds(Arguments.duration(uploadExpiry) ?? 3600)
             options.shutdownGrace = .seconds(Arguments.duration(grace) ?? 10)
             options.jsonLog = json
+            options.downloads = SnapshotDownloads(options: network.backends.snapshot)
+            if case .epoch = location { options.epochExtensions = true }
             if let htpasswd { options.access = ServerAccess(.htpasswd(try ServerAccess.htpasswd(at: htpasswd))) }
             if auth != nil, let token { options.access = ServerAccess(.epoch(token: token)) }
             if let tlsCert, let tlsKey { options.tls = (tlsCert, tlsKey) }
             let server = try RegistryServer(store: store, options: options) { line in Output.error(line + "\n") }
+            Self.stopAfterGrace(options.shutdownGrace)
             var logger = Logger(label: "ferry-serve")
             logger.logLevel = .critical
             let shown = self.location.printable

@@ -131,6 +131,39 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).allSatisfy { !$0.hasPrefix(".ferry-") })
     }
 
+    @Test func anEpochBucketServesDownloadsAndEpochsExtensions() throws {
+        let scratch = try Scratch()
+        let bucket = scratch.path("bucket")
+        try FileManager.default.createDirectory(atPath: bucket, withIntermediateDirectories: false)
+        let disk = scratch.path("disk.raw")
+        try Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 11) }).write(to: URL(fileURLWithPath: disk))
+        for (source, name) in [("cocoon-archive:\(Paths.fixture("cocoon-export.tar"))", "snap"), ("disk:\(disk)", "img"),
+                               ("oci:\(Paths.fixture("skopeo-layout")):v1", "app")] {
+            #expect(try ferry("copy", "--progress", "none", source, "epoch:\(bucket)#\(name):latest").status == 0)
+        }
+        let server = try Served(["epoch:\(bucket)"])
+        // A snapshot comes down as a tarball cocoon's import (and ferry) reads.
+        let snapshot = try http("GET", "\(server.url)/dl/snap")
+        #expect(snapshot.status == 200 && snapshot.headers["content-type"] == "application/x-tar")
+        try snapshot.body.write(to: URL(fileURLWithPath: scratch.path("snap.tar")))
+        #expect(try ferry("copy", "--progress", "none", "cocoon-archive:\(scratch.path("snap.tar"))", "cocoon:\(scratch.path("root"))#snap").status == 0)
+        #expect(try ferry("verify", "cocoon:\(scratch.path("root"))#snap").status == 0)
+        // A cloud image comes down as its disk; an image has no download.
+        #expect(try http("GET", "\(server.url)/dl/img").body == (try Data(contentsOf: URL(fileURLWithPath: disk))))
+        let image = try http("GET", "\(server.url)/dl/app")
+        #expect(image.status == 405 && image.errorCode == "UNSUPPORTED")
+        #expect(try http("GET", "\(server.url)/dl/none").status == 404)
+        // Epoch's blob shortcuts: a bare hex digest, and PUT of a whole blob.
+        let blob = Data("a blob put whole".utf8)
+        let hex = String(sha256(blob).dropFirst(7))
+        #expect(try http("PUT", "\(server.url)/v2/app/blobs/sha256:\(hex)", body: blob).status == 201)
+        #expect(try http("GET", "\(server.url)/v2/app/blobs/\(hex)").body == blob)
+        #expect(try http("PUT", "\(server.url)/v2/app/blobs/sha256:\(String(hex.reversed()))", body: blob).errorCode == "DIGEST_INVALID")
+        #expect(server.stop().status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: bucket).allSatisfy { !$0.hasPrefix(".ferry-") })
+        #expect(try ferry("verify", "epoch:\(bucket)").status == 0)
+    }
+
     @Test func sigtermLetsARequestInFlightFinishThenExits() throws {
         let scratch = try Scratch()
         let layout = scratch.path("big")

@@ -38,6 +38,11 @@ public final class RegistryServer: Sendable {
         public var jsonLog = false
         /// Who may read and write.
         public var access = ServerAccess(.open)
+        /// Epoch's extensions to the API: blob digests without `sha256:`, and `PUT` of a whole
+        /// blob to `/v2/<name>/blobs/<digest>` (for an Epoch bucket served in Epoch's place).
+        public var epochExtensions = false
+        /// What `GET /dl/<name>` makes of an artifact (Epoch's download); no such endpoint when nil.
+        public var downloads: (any Downloads)?
         /// HTTPS with this certificate chain and key (PEM files); plain HTTP when nil.
         public var tls: (certificate: String, key: String)?
 
@@ -115,6 +120,9 @@ public final class RegistryServer: Sendable {
         if let refusal = options.access.refusal(request, isWrite: isWrite, isBase: path == "/v2" || path == "/v2/", host: host) {
             throw refusal
         }
+        if let downloads = options.downloads, path.hasPrefix("/dl/"), [.get, .head].contains(request.method) {
+            return try await download(String(path.dropFirst(4)), downloads: downloads)
+        }
         guard let route = RegistryRoute.parse(path) else {
             throw RegistryFailure(.notFound, .nameInvalid, "no such endpoint, or not a valid repository name")
         }
@@ -138,6 +146,8 @@ public final class RegistryServer: Sendable {
             return try await deleteManifest(name, reference)
         case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
             return try await getBlob(name, digest, request, head: method == .head)
+        case (.blob(let name, let digest), .put) where options.epochExtensions:
+            return try await putWholeBlob(name, digest, &request, counter: counter)
         case (.blob(let name, let digest), .delete):
             return try await deleteBlob(name, digest)
         case (.uploads(let name), .post):

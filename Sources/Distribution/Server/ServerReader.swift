@@ -28,7 +28,7 @@ extension RegistryServer {
     /// as it streams: one that does not hash to its digest is cut off, never completed.
     func getBlob(_ name: String, _ digestText: String, _ request: Request, head: Bool) async throws -> Response {
         let repository = repository(name)
-        guard let digest = try? Digest(parsing: digestText) else { throw RegistryFailure.digestInvalid(digestText) }
+        let digest = try blobDigest(digestText)
         guard let size = try await store.blobSize(digest, in: repository) else {
             throw RegistryFailure(.notFound, .blobUnknown, "no blob \(digest) in \(name)")
         }
@@ -68,6 +68,13 @@ extension RegistryServer {
             if let last = held { try await writer.write(ByteBuffer(bytes: last)) }
             try await writer.finish(nil)
         })
+    }
+
+    /// The digest of a blob path; with Epoch's extensions a bare hex string is a SHA-256.
+    func blobDigest(_ text: String) throws -> Digest {
+        if let digest = try? Digest(parsing: text) { return digest }
+        if options.epochExtensions, !text.contains(":"), let digest = try? Digest(parsing: "sha256:" + text) { return digest }
+        throw RegistryFailure.digestInvalid(text)
     }
 
     /// A tag or a digest, as the spec's reference in a manifest path.

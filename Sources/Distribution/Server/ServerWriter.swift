@@ -36,6 +36,22 @@ extension RegistryServer {
         return Response(status: .accepted, headers: sessionHeaders(name, session))
     }
 
+    /// Epoch's shortcut `PUT /v2/<name>/blobs/<digest>`: the whole blob in one request, spooled
+    /// and verified like any upload.
+    func putWholeBlob(_ name: String, _ digestText: String, _ request: inout Request, counter: ByteCounter) async throws -> Response {
+        let digest = try blobDigest(digestText)
+        let session = try await uploads.create(repository: repository(name))
+        do {
+            try await append(request.body, to: session, counter: counter)
+            try await store(session, as: digest)
+        } catch {
+            await uploads.finish(session)
+            throw error
+        }
+        await uploads.finish(session)
+        return created(name, digest)
+    }
+
     /// `PATCH /v2/<name>/blobs/uploads/<id>`: appends a chunk; a `Content-Range` must start where
     /// the upload stands (416 otherwise).
     func patchUpload(_ name: String, _ id: String, _ request: inout Request, counter: ByteCounter) async throws -> Response {

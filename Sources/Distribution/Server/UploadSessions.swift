@@ -23,7 +23,8 @@ actor UploadSessions {
         }
     }
 
-    private let spool: ContainedDirectory
+    /// The spool directory (also for other temporary files of the server).
+    nonisolated let spool: ContainedDirectory
     private let expiry: Duration
     private var sessions: [String: Session] = [:]
 
