@@ -58,7 +58,7 @@ extension LayoutArchiveStore {
     public func resolve(_ selector: ManifestSelector?, in repository: String) async throws -> Descriptor {
         var catalog = try await readCatalog()
         if case .digest(let digest) = selector, catalog.blobs[digest] == nil { catalog = try await completeCatalog() }
-        return try catalog.index.resolve(selector, in: repository, displayName: displayName) { digest in
+        return try catalog.index.resolve(selector, in: repository, displayName: displayName, strict: refNameStyle == .named) { digest in
             guard let place = catalog.blobs[digest], place.size <= Int64(Manifest.maximumSize) else { return nil }
             let bytes = try readSmallBlob(digest, catalog: catalog)
             guard let manifest = try? Manifest(bytes: bytes, digestAlgorithm: digest.algorithm) else {

@@ -49,11 +49,11 @@ struct LayoutIndex {
     /// The entries a tag means. First exact matches of the name as written (qualified with
     /// `repository` when given); when there are none, tolerant ones: a bare tag matches any
     /// `*:TAG`, and a full reference matches the bare tag. Entries are distinct by digest.
-    func entries(matching tag: String, repository: String) -> [Descriptor] {
+    func entries(matching tag: String, repository: String, strict: Bool = false) -> [Descriptor] {
         let full: String? = tag.contains(":") ? tag : (repository.isEmpty ? nil : "\(repository):\(tag)")
         let tagPart = full.flatMap { Names.splitTag($0)?.tag } ?? tag
         let exact = distinct(manifests.filter { LayoutIndex.names(of: $0).contains(full ?? tag) })
-        if !exact.isEmpty { return exact }
+        if !exact.isEmpty || strict { return exact }
         return distinct(manifests.filter { entry in
             LayoutIndex.names(of: entry).contains { name in
                 if name == tagPart { return true }
@@ -73,7 +73,7 @@ struct LayoutIndex {
 extension LayoutIndex {
     /// Resolves a selector; `lookup` finds a manifest by digest that `index.json` does not list.
     func resolve(
-        _ selector: ManifestSelector?, in repository: String, displayName: String, lookup: (Digest) throws -> Descriptor?
+        _ selector: ManifestSelector?, in repository: String, displayName: String, strict: Bool = false, lookup: (Digest) throws -> Descriptor?
     ) throws -> Descriptor {
         switch selector {
         case .digest(let digest):
@@ -83,7 +83,7 @@ extension LayoutIndex {
             }
             return found
         case .tag(let tag):
-            let matches = entries(matching: tag, repository: repository)
+            let matches = entries(matching: tag, repository: repository, strict: strict)
             guard matches.count <= 1 else {
                 let list = matches.map { "\(LayoutIndex.names(of: $0).first ?? "?") (\($0.digest))" }.joined(separator: ", ")
                 throw StorageError(.manifestUnknown, "\(displayName): tag '\(tag)' matches \(matches.count) manifests: \(list); write the full name")

@@ -10,7 +10,7 @@ extension LayoutStore {
 
     private func resolveNow(_ selector: ManifestSelector?, in repository: String) throws -> Descriptor {
         let directory = try directory()
-        return try readIndex().resolve(selector, in: repository, displayName: displayName) { digest in
+        return try readIndex().resolve(selector, in: repository, displayName: displayName, strict: refNameStyle == .named) { digest in
             guard let size = directory.regularFileSize(Self.blobName(digest)), size <= Int64(Manifest.maximumSize) else { return nil }
             let bytes = try directory.readFile(Self.blobName(digest), limit: Manifest.maximumSize)
             guard let manifest = try? Manifest(bytes: bytes, digestAlgorithm: digest.algorithm) else {

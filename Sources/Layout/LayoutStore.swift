@@ -15,7 +15,8 @@ public enum RefNameStyle: String, Sendable, CaseIterable {
     /// `example.com/app:v1`, as crane writes it.
     case full
     /// Bare for the layout's own repository (the empty name), `NAME:v1` for any other: how a
-    /// layout served as a registry keeps each repository pushed into it apart.
+    /// layout served as a registry keeps each repository pushed into it apart. Tags then resolve
+    /// only in their own repository (no bare-tag fallback).
     case named
 }
 

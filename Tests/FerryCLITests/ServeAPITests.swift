@@ -41,6 +41,8 @@ import Testing
         #expect(missing.status == 404 && missing.errorCode == "MANIFEST_UNKNOWN")
         #expect(try http("GET", "\(server.url)/v2/lay/manifests/sha256:\(String(repeating: "0", count: 64))").errorCode == "MANIFEST_UNKNOWN")
         #expect(try http("GET", "\(server.url)/v2/nope/tags/list").status == 404)
+        // A tag lives in its own repository only.
+        #expect(try http("GET", "\(server.url)/v2/nope/manifests/v1").errorCode == "MANIFEST_UNKNOWN")
 
         let blob = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + layer.dropFirst(7)))
         let blobHead = try http("HEAD", "\(server.url)/v2/lay/blobs/\(layer)")
@@ -60,7 +62,17 @@ import Testing
         #expect(bad.status == 400 && bad.errorCode == "DIGEST_INVALID")
         #expect(try http("GET", "\(server.url)/v2/Upper/tags/list").status == 404)
         #expect(try http("GET", "\(server.url)/nothing").status == 404)
-        #expect(server.stop().status == 0)
+        // Metrics count what was answered.
+        let metrics = try http("GET", "\(server.url)/metrics")
+        #expect(metrics.status == 200 && metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
+        #expect(metrics.text.contains(#"ferry_http_requests_total{method="GET",status="200"}"#))
+        #expect(metrics.text.contains(#"ferry_http_requests_total{method="GET",status="404"}"#))
+        #expect(metrics.text.contains("ferry_http_response_bytes_total ") && metrics.text.contains("ferry_uploads_in_progress 0"))
+        let stopped = server.stop()
+        #expect(stopped.status == 0)
+        // One access-log line per request, after the start-up line that names the location.
+        #expect(stopped.stderr.hasPrefix("ferry: serving oci:\(layout) (read-write) on http://"))
+        #expect(stopped.stderr.contains(" GET /v2/lay/blobs/\(layer) 206 in=0 out=10 "))
     }
 
     @Test func aBlobThatDoesNotHashToItsDigestIsCutOffNotServed() throws {

@@ -7,9 +7,11 @@ import Foundation
 struct AccessLog: Sendable {
     let json: Bool
     let output: @Sendable (String) -> Void
+    let metrics: ServerMetrics
 
     func record(method: String, path: String, status: Int, bytesIn: Int64, bytesOut: Int64, since start: ContinuousClock.Instant, failure: String? = nil) {
         let elapsed = start.duration(to: .now)
+        metrics.record(method: method, status: status, bytesIn: bytesIn, bytesOut: bytesOut, duration: elapsed)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let time = ISO8601DateFormatter().string(from: Date())
         if json {

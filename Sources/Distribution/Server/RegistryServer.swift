@@ -55,12 +55,14 @@ public final class RegistryServer: Sendable {
     let options: Options
     let uploads: UploadSessions
     let log: AccessLog
+    let metrics: ServerMetrics
 
     public init(store: any Storage, options: Options, logTo output: @escaping @Sendable (String) -> Void) throws {
         self.store = store
         self.options = options
         uploads = try UploadSessions(spool: options.spoolDirectory, expiry: options.uploadExpiry)
-        log = AccessLog(json: options.jsonLog, output: output)
+        metrics = ServerMetrics()
+        log = AccessLog(json: options.jsonLog, output: output, metrics: metrics)
     }
 
     /// The storage repository a name of the API stands for.
@@ -119,6 +121,11 @@ public final class RegistryServer: Sendable {
             ? asked : "\(options.host):\(options.port)"
         if let refusal = options.access.refusal(request, isWrite: isWrite, isBase: path == "/v2" || path == "/v2/", host: host) {
             throw refusal
+        }
+        if path == "/metrics", request.method == .get {
+            metrics.uploadsInProgress.set(to: Double(await uploads.count))
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
         }
         if let downloads = options.downloads, path.hasPrefix("/dl/"), [.get, .head].contains(request.method) {
             return try await download(String(path.dropFirst(4)), downloads: downloads)
