@@ -18,6 +18,8 @@ struct Backends {
     var overwriteDevice = false
     /// Credentials and transfer settings for `docker://`.
     var registry = RegistryOptions()
+    /// An `oci:DIR` location holds one layout per repository (`DIR/NAME/index.json`).
+    var perRepository = false
 
     /// Which side of a copy a place is: a registry takes that side's credentials.
     enum Role { case source, destination }
@@ -44,6 +46,7 @@ struct Backends {
     func open(_ location: Location, refNameStyle: RefNameStyle = .bare, role: Role = .source) throws -> any Storage {
         switch location {
         case .layout(let path):
+            if perRepository { return LayoutDirectory(directory: path) }
             return LayoutStore(directory: path, refNameStyle: refNameStyle)
         case .layoutArchive(let path):
             return LayoutArchiveStore(file: path, refNameStyle: refNameStyle)

@@ -12,7 +12,7 @@ extension Ferry {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "serve",
-            abstract: "Serve a location as an OCI registry (distribution spec 1.1).",
+            abstract: "Serve locations as an OCI registry (distribution spec 1.1).",
             discussion: """
                 Every client of a registry (docker, skopeo, oras, containerd, ferry itself) can then pull \
                 from the location, and push into it where the location takes writes: oci:DIR, epoch:… \
@@ -20,17 +20,26 @@ extension Ferry {
                 are the repository --repository (default: the directory's name). Uploads are spooled \
                 beside the location and stored only verified. SIGTERM or SIGINT stops accepting, lets \
                 requests in flight finish for --grace, then exits 0. One access-log line per request \
-                goes to stderr.
+                goes to stderr; GET /metrics gives Prometheus figures.
+
+                Several locations are served as one registry: reads come from the first that has the \
+                content, writes go to the first. docker://HOST makes ferry a proxy, and --cache a \
+                pull-through cache that keeps what it serves for the next client and for offline use.
 
                 Examples:
                   ferry serve oci:./layout --addr 127.0.0.1:5000
                   skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/layout:v1 oci:copy:v1
+                  ferry serve --cache oci:/srv/cache docker://registry.example.com
+                  ferry serve epoch:/srv/bucket --auth epoch --tls-cert c.pem --tls-key k.pem
                 """)
 
-        @Argument(help: "A location: oci:DIR, oci-archive:FILE, epoch:DIR, epoch:s3://BUCKET, cocoon:ROOT, cocoon-archive:FILE.",
-                  completion: Completion.reference) var location: String
+        @Argument(help: "Locations: oci:DIR, oci-archive:FILE, epoch:DIR, epoch:s3://BUCKET, cocoon:ROOT, cocoon-archive:FILE, docker://HOST.",
+                  completion: Completion.reference) var locations: [String]
         @Option(name: .long, help: "HOST:PORT to listen on (port 0: any free port, printed at start).") var addr = "127.0.0.1:5000"
         @Option(name: .long, help: "The repository name of a layout's bare tags (default: the directory's or archive's name).") var repository: String?
+        @Flag(name: .customLong("per-repository"), help: "An oci:DIR holds one layout per repository (DIR/NAME/index.json).") var perRepository = false
+        @Option(name: .long, help: "Keep what is served from the locations in this location too (oci:DIR or epoch:…), and serve from it when they cannot be reached.") var cache: String?
+        @Option(name: .long, help: "Serve only the repositories named PREFIX or PREFIX/….") var only: String?
         @Flag(name: .customLong("read-only"), help: "Refuse every write (UNSUPPORTED).") var readOnly = false
         @Option(name: .customLong("upload-expiry"), help: "Remove an upload session untouched for this long: 90s, 30m, 1h (default 1h).") var uploadExpiry = "1h"
         @Option(name: .long, help: "After SIGTERM or SIGINT, how long requests in flight may go on (default 10s).") var grace = "10s"
@@ -43,7 +52,17 @@ extension Ferry {
         @OptionGroup var network: NetworkOptions
 
         func validate() throws {
-            _ = try Arguments.location(location)
+            guard !locations.isEmpty else { throw UsageError("give a location to serve") }
+            for location in locations { _ = try Arguments.location(location) }
+            if let cache {
+                switch try Arguments.location(cache) {
+                case .layout, .epoch: break
+                default: throw UsageError("--cache \(cache): a cache is an oci:DIR or an epoch: bucket")
+                }
+            }
+            if let only, !Names.isValidRepository(only.hasSuffix("/") ? String(only.dropLast()) : only) {
+                throw UsageError("--only \(only): not a repository name prefix")
+            }
             guard parsedAddress != nil else { throw UsageError("--addr \(addr): write HOST:PORT, such as 127.0.0.1:5000") }
             if let repository, !Names.isValidRepository(repository) {
                 throw UsageError("--repository \(repository): not a valid repository name (lowercase, digits, . _ - and /)")
@@ -55,6 +74,69 @@ extension Ferry {
             for (name, value) in [("--upload-expiry", uploadExpiry), ("--grace", grace)] {
                 guard Arguments.duration(value) != nil else { throw UsageError("\(name) \(value): write a duration such as 90s, 30m or 1h") }
             }
+        }
+
+        func run() async throws {
+            let locations = try self.locations.map(Arguments.location)
+            let first = locations[0]
+            let cacheLocation = try cache.map(Arguments.location)
+            // Spools go beside what takes the writes: the first location, or the cache of a proxy.
+            let spoolPlace = if case .registry = first, let cacheLocation { cacheLocation } else { first }
+            var options = RegistryServer.Options(spoolDirectory: spool(for: spoolPlace))
+            var scratch: [ScratchLayout] = []
+            defer { scratch.forEach { $0.remove() } }
+            var members: [any Storage] = []
+            for (index, location) in locations.enumerated() {
+                var store = try open(location)
+                // A cocoon root takes a snapshot whole: pushes wait in a scratch layout beside it
+                // until their manifest comes; the scratch goes when the server stops.
+                if index == 0, case .cocoon = location, !readOnly {
+                    let made = try ScratchLayout(in: options.spoolDirectory)
+                    scratch.append(made)
+                    store = StagedStore(store, staging: made.store)
+                }
+                members.append(store)
+            }
+            var store: any Storage = members.count == 1 ? members[0] : UnionStore(members)
+            var caching: CachingStore?
+            if let cacheLocation {
+                let kept = CachingStore(upstream: store, cache: try open(cacheLocation)) { line in Output.error("ferry: --cache: \(line.printable)\n") }
+                caching = kept
+                store = kept
+            }
+            if let only { store = RepositoryFilter(store, prefix: only) }
+
+            (options.host, options.port) = parsedAddress!
+            options.readOnly = readOnly || first.isReadOnly
+            if !perRepository { options.unnamedRepository = repository ?? defaultRepository(first) }
+            options.uploadExpiry = .seconds(Arguments.duration(uploadExpiry) ?? 3600)
+            options.shutdownGrace = .seconds(Arguments.duration(grace) ?? 10)
+            options.jsonLog = json
+            options.downloads = SnapshotDownloads(options: network.backends.snapshot)
+            if case .epoch = first { options.epochExtensions = true }
+            if let htpasswd { options.access = ServerAccess(.htpasswd(try ServerAccess.htpasswd(at: htpasswd))) }
+            if auth != nil, let token { options.access = ServerAccess(.epoch(token: token)) }
+            if let tlsCert, let tlsKey { options.tls = (tlsCert, tlsKey) }
+            let server = try RegistryServer(store: store, options: options) { line in Output.error(line + "\n") }
+            Self.stopAfterGrace(options.shutdownGrace)
+            var logger = Logger(label: "ferry-serve")
+            logger.logLevel = .critical
+            let shown = (self.locations + (cache.map { ["cache " + $0] } ?? [])).joined(separator: " + ").printable
+            let mode = options.readOnly ? "read-only" : "read-write"
+            let scheme = options.tls == nil ? "http" : "https"
+            let guarded = htpasswd != nil ? ", Basic auth" : auth != nil ? ", Epoch's token for writes" : ""
+            try await server.run(logger: logger) { address in
+                Output.error("ferry: serving \(shown) (\(mode)\(guarded)) on \(scheme)://\(address)\n")
+            }
+            await caching?.settle()
+        }
+
+        /// One location as a backend. Pushes into a layout keep their repository (`NAME:TAG`,
+        /// bare only for its own tags); `--per-repository` makes a directory of layouts.
+        private func open(_ location: Location) throws -> any Storage {
+            var backends = network.backends
+            backends.perRepository = perRepository
+            return try backends.open(location, refNameStyle: .named, role: .destination)
         }
 
         /// After SIGTERM or SIGINT the server drains for the grace period and stops; a request
@@ -88,50 +170,6 @@ extension Ferry {
             return host.isEmpty ? nil : (host, port)
         }
 
-        func run() async throws {
-            let location = try Arguments.location(self.location)
-            // Pushes into a layout keep their repository: `NAME:TAG`, bare only for its own tags.
-            var store = try network.backends.open(location, refNameStyle: .named, role: .destination)
-            var options = RegistryServer.Options(spoolDirectory: spool(for: location))
-            // A cocoon root takes a snapshot whole, so pushes wait in a scratch layout beside it
-            // until their manifest comes; the scratch goes when the server stops.
-            var staging: (parent: ContainedDirectory, directory: ContainedDirectory)?
-            if case .cocoon = location, !readOnly {
-                let parent = try ContainedDirectory(opening: options.spoolDirectory, create: true)
-                let directory = try parent.makeTemporaryDirectory(label: "staging")
-                staging = (parent, directory)
-                // The layout is one level down, made here: the directory itself is locked (a live
-                // temporary), and a layout takes its parent's lock only to create itself.
-                let layout = try directory.subdirectory("layout", create: true)
-                store = StagedStore(store, staging: LayoutStore(directory: layout.path.string))
-            }
-            defer {
-                if let staging, let name = staging.directory.path.lastComponent?.string { try? staging.parent.removeTree(name) }
-            }
-            (options.host, options.port) = parsedAddress!
-            options.readOnly = readOnly || location.isReadOnly
-            options.unnamedRepository = repository ?? defaultRepository(location)
-            options.uploadExpiry = .seconds(Arguments.duration(uploadExpiry) ?? 3600)
-            options.shutdownGrace = .seconds(Arguments.duration(grace) ?? 10)
-            options.jsonLog = json
-            options.downloads = SnapshotDownloads(options: network.backends.snapshot)
-            if case .epoch = location { options.epochExtensions = true }
-            if let htpasswd { options.access = ServerAccess(.htpasswd(try ServerAccess.htpasswd(at: htpasswd))) }
-            if auth != nil, let token { options.access = ServerAccess(.epoch(token: token)) }
-            if let tlsCert, let tlsKey { options.tls = (tlsCert, tlsKey) }
-            let server = try RegistryServer(store: store, options: options) { line in Output.error(line + "\n") }
-            Self.stopAfterGrace(options.shutdownGrace)
-            var logger = Logger(label: "ferry-serve")
-            logger.logLevel = .critical
-            let shown = self.location.printable
-            let mode = options.readOnly ? "read-only" : "read-write"
-            let scheme = options.tls == nil ? "http" : "https"
-            let guarded = htpasswd != nil ? ", Basic auth" : auth != nil ? ", Epoch's token for writes" : ""
-            try await server.run(logger: logger) { address in
-                Output.error("ferry: serving \(shown) (\(mode)\(guarded)) on \(scheme)://\(address)\n")
-            }
-        }
-
         /// Upload spools go on the location's own filesystem where it has one, so that storing a
         /// finished upload is a copy within one disk; elsewhere in TMPDIR.
         private func spool(for location: Location) -> FilePath {
@@ -159,6 +197,24 @@ extension Ferry {
             let cleaned = String(base.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "-" })
             return Names.isValidRepository(cleaned) ? cleaned : "layout"
         }
+    }
+}
+
+/// A scratch layout in a locked temporary directory (swept if the server is killed), one level
+/// down since a layout takes its parent's lock only to create itself.
+struct ScratchLayout {
+    let parent: ContainedDirectory
+    let directory: ContainedDirectory
+    let store: LayoutStore
+
+    init(in place: FilePath) throws {
+        parent = try ContainedDirectory(opening: place, create: true)
+        directory = try parent.makeTemporaryDirectory(label: "staging")
+        store = LayoutStore(directory: try directory.subdirectory("layout", create: true).path.string)
+    }
+
+    func remove() {
+        if let name = directory.path.lastComponent?.string { try? parent.removeTree(name) }
     }
 }
 

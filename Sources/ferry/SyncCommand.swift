@@ -26,6 +26,7 @@ extension Ferry {
         @OptionGroup var output: CopyOutputOptions
         @Option(name: .long, help: "Copy only this platform of each index: os/arch[/variant].") var platform: String?
         @Flag(name: .long, help: "Also copy the signatures, SBOMs and attestations that refer to what is copied (and what refers to those).") var referrers = false
+        @Flag(name: .customLong("per-repository"), help: "An oci:DIR location (source or destination) holds one layout per repository: DIR/NAME/index.json.") var perRepository = false
 
         @OptionGroup var network: NetworkOptions
         @OptionGroup var snapshot: SnapshotOptions
@@ -39,6 +40,7 @@ extension Ferry {
         func run() async throws {
             var backends = network.backends
             backends.snapshot = try snapshot.artifactOptions()
+            backends.perRepository = perRepository
             try await Ferry.copyEverything(
                 from: try Arguments.location(source), named: source, to: try Arguments.location(destination), named: destination,
                 options: CopyOptions(jobs: transfer.jobs, platform: try Arguments.platform(platform), allPlatforms: platform == nil, referrers: referrers),

@@ -21,11 +21,17 @@ struct RegistryFailure: Error, Sendable {
 
     /// The failure a storage error stands for. `UNSUPPORTED` (a location that cannot do what
     /// was asked, such as deleting from an archive) is 405, as the spec answers such requests.
-    init(_ error: StorageError, location: String) {
-        var message = error.message
-        if message.hasPrefix(location + ": ") { message.removeFirst(location.count + 2) }
+    /// A failure without a code of its own (an I/O error, say) says only that: its words, which
+    /// may name the server's files, go to the access log instead.
+    init(_ error: StorageError) {
         let status: HTTPResponse.Status = error.code == .unsupported ? .methodNotAllowed : .init(code: error.code.httpStatus)
+        let message = error.code == .unknown ? "the server could not complete the request" : Self.withoutLocations(error.message)
         self.init(status, error.code, message)
+    }
+
+    /// A message without the names of the places it passed through (`oci:/srv/layout: `…).
+    static func withoutLocations(_ message: String) -> String {
+        message.replacing(#/(?:oci|oci-archive|epoch|cocoon|cocoon-archive|disk|docker):[^ ]*?: /#, with: "")
     }
 
     static func unsupported(_ message: String) -> RegistryFailure {

@@ -81,17 +81,20 @@ public final class RegistryServer: Sendable {
         var request = request
         let counter = ByteCounter()
         let response: Response
+        var failure: String?
         do {
             response = try await route(&request, counter: counter)
-        } catch let failure as RegistryFailure {
-            response = failure.response
+        } catch let refusal as RegistryFailure {
+            response = refusal.response
         } catch let error as StorageError {
-            response = RegistryFailure(error, location: store.displayName).response
+            response = RegistryFailure(error).response
+            if error.code == .unknown { failure = error.message }
         } catch {
-            response = RegistryFailure(.internalServerError, .unknown, "\(error)").response
+            response = RegistryFailure(.internalServerError, .unknown, "the server could not complete the request").response
+            failure = "\(error)"
         }
         // The line is written when the body has gone out (or failed to): its bytes and time.
-        let (method, path, status, log) = (request.method.rawValue, request.uri.path, response.status.code, self.log)
+        let (method, path, status, log, failed) = (request.method.rawValue, request.uri.path, response.status.code, self.log, failure)
         var logged = response
         let body = response.body
         logged.body = ResponseBody(contentLength: body.contentLength) { writer in
@@ -103,7 +106,7 @@ public final class RegistryServer: Sendable {
                            since: started, failure: "\(error)")
                 throw error
             }
-            log.record(method: method, path: path, status: status, bytesIn: counter.value, bytesOut: counting.count.value, since: started)
+            log.record(method: method, path: path, status: status, bytesIn: counter.value, bytesOut: counting.count.value, since: started, failure: failed)
             _ = counting
         }
         return logged
