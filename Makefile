@@ -90,7 +90,8 @@ uninstall:
 fuzz: deps
 	@SWIFT=$(SWIFT) bash scripts/fuzz.sh run
 
-bench: release
+bench: DEPS_PACKAGES = $(APT_PACKAGES) wrk nginx
+bench: release venv
 	@bash scripts/bench.sh $(BUILD_RELEASE)
 
 clean:

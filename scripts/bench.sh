@@ -203,3 +203,6 @@ rm -rf "$WORK/small-back"; sync
 read -r t x r < <(measure_once "$FERRY" copy --progress none "oci-archive:$WORK/small.tar.gz:v1" "oci:$WORK/small-back:v1"); boundrow "copy to oci:, .tar.gz of 1,500 small blobs" "$t" "$x" "$r"
 printf '\nferry bench: bounds (time linear, memory bounded)\n'
 printf '%s\n' "${bound_rows[@]}"
+
+# ferry serve beside the CNCF registry and nginx (issue 15).
+bash scripts/bench-serve.sh "$FERRY" "$WORK"
