@@ -16,7 +16,7 @@ state="$WORK/serve-bench"
 rm -rf "$state"; mkdir -p "$state"
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do pkill -KILL -P "$pid" 2>/dev/null || true; done
     bash scripts/registry.sh stop "$state/registry" >/dev/null 2>&1 || true
     [ -f "$state/nginx.pid" ] && kill "$(cat "$state/nginx.pid")" 2>/dev/null || true
 }
@@ -81,7 +81,8 @@ rate() {   # transfer rate in MiB/s that wrk reports for URL
 }
 r_serve=$(rate "http://$served/v2/bench/blobs/sha256:$blob")
 r_nginx=$(rate "http://127.0.0.1:$nport/blobs/sha256/$blob")
-kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+# SIGTERM to ferry itself (time would die of it and leave ferry running), then time reports.
+pkill -TERM -P "${pids[0]}" || true; wait "${pids[0]}" 2>/dev/null || true; pids=()
 rss=$(tail -1 "$state/serve.rss")
 
 printf '\nferry bench: ferry serve oci:DIR (127.0.0.1, plain HTTP), the same layout\n'

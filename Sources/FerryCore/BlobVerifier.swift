@@ -44,6 +44,12 @@ extension ByteStream {
     /// when the stream is already checked against the same digest and size.
     public func verifying(_ descriptor: Descriptor) -> ByteStream {
         if let checked = checkedAgainst, checked.digest == descriptor.digest, checked.size == descriptor.size { return self }
+        let identity = fileIdentity
+        if let identity, identity.size == descriptor.size, VerifiedFiles.shared.contains(identity, descriptor.digest) {
+            var stream = self
+            stream.checkedAgainst = (descriptor.digest, descriptor.size)
+            return stream
+        }
         let state = VerifyingState(descriptor)
         let upstream = IteratorBox(makeAsyncIterator())
         var stream = ByteStream {
@@ -51,6 +57,7 @@ extension ByteStream {
             try Task.checkCancellation()
             guard let chunk = try await upstream.next() else {
                 try state.verifier.finish()
+                if let identity { VerifiedFiles.shared.insert(identity, descriptor.digest) }
                 return nil
             }
             try state.verifier.update(chunk)

@@ -8,11 +8,20 @@ public struct ByteStream: AsyncSequence, Sendable {
     /// The chunk size readers use (1 MiB: few system calls, little memory per blob in flight).
     public static let chunkSize = 1 << 20
 
+    /// The chunk size of file streams: `chunkSize`, unless a process that sends many files at
+    /// once (a server) sets it smaller, once, at start, so that its chunks come from the heap
+    /// and are reused rather than mapped and unmapped for each one.
+    nonisolated(unsafe) public static var fileChunkSize = chunkSize
+
     private let produce: @Sendable () async throws -> [UInt8]?
 
     /// The digest and size this stream is already checked against (`verifying(_:)`), carried
     /// through wrappers that pass the bytes unchanged, so that the check runs once.
     public internal(set) var checkedAgainst: (digest: Digest, size: Int64)?
+
+    /// The file whose whole content this stream is, as it was when opened: a file verified once
+    /// need not be hashed again while it is unchanged (`VerifiedFiles`).
+    public internal(set) var fileIdentity: FileIdentity?
 
     /// A stream whose chunks come from successive calls of `next`, until it returns nil.
     public init(_ next: @escaping @Sendable () async throws -> [UInt8]?) {
@@ -50,6 +59,7 @@ public struct ByteStream: AsyncSequence, Sendable {
             return chunk
         }
         stream.checkedAgainst = checkedAgainst
+        stream.fileIdentity = fileIdentity
         return stream
     }
 
@@ -71,6 +81,7 @@ public struct ByteStream: AsyncSequence, Sendable {
             return chunk
         }
         stream.checkedAgainst = checkedAgainst
+        stream.fileIdentity = fileIdentity
         return stream
     }
 

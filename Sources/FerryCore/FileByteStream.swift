@@ -21,19 +21,16 @@ extension ByteStream {
     /// A stream of the open file `fd` from `offset`, `length` bytes long (to the end when nil);
     /// the stream owns `fd` and closes it at the end. `path` names the file in messages.
     public static func file(_ fd: FileDescriptor, path: FilePath, offset: Int64 = 0, length: Int64? = nil) throws -> ByteStream {
-        let total: Int64
-        if let length {
-            total = length
-        } else {
-            var info = stat()
-            guard fstat(fd.rawValue, &info) == 0 else {
-                try? fd.close()
-                throw StorageError(.unknown, "\(path): \(Errno(rawValue: errno))")
-            }
-            total = Int64(info.st_size) - offset
+        var info = stat()
+        guard fstat(fd.rawValue, &info) == 0 else {
+            try? fd.close()
+            throw StorageError(.unknown, "\(path): \(Errno(rawValue: errno))")
         }
+        let total = length ?? Int64(info.st_size) - offset
         // A file shorter than expected just ends the stream: the verifier downstream reports the size.
-        return regions([SparseSegment(offset: offset, length: total)], of: fd, path: path, shortIsError: false)
+        var stream = regions([SparseSegment(offset: offset, length: total)], of: fd, path: path, shortIsError: false)
+        if offset == 0, total == Int64(info.st_size), info.st_mode & S_IFMT == S_IFREG { stream.fileIdentity = FileIdentity(info) }
+        return stream
     }
 
     /// A stream of `regions` of the open file `fd`, packed one after another in chunks of up to
@@ -68,9 +65,9 @@ private final class FileChunkReader: @unchecked Sendable {
         var pieces: [SparseSegment] = []
         var want = 0
         var (nextIndex, nextConsumed) = (index, consumed)
-        while nextIndex < regions.count, want < ByteStream.chunkSize {
+        while nextIndex < regions.count, want < ByteStream.fileChunkSize {
             let region = regions[nextIndex]
-            let take = min(Int64(ByteStream.chunkSize - want), region.length - nextConsumed)
+            let take = min(Int64(ByteStream.fileChunkSize - want), region.length - nextConsumed)
             if take > 0 {
                 pieces.append(SparseSegment(offset: region.offset + nextConsumed, length: take))
                 want += Int(take)

@@ -143,6 +143,25 @@ import Testing
         #expect(try ferry("verify", "oci:\(layout)").status == 0)
     }
 
+    @Test func abandonedUploadsExpireAndBodiesHaveLimits() throws {
+        let scratch = try Scratch()
+        let (server, layout) = try servedLayout(scratch, extra: ["--upload-expiry", "1s"])
+        let started = try http("POST", "\(server.url)/v2/app/blobs/uploads/")
+        _ = try http("PATCH", server.url + started.headers["location"]!, body: Data(repeating: 3, count: 10_000))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: layout).contains { $0.hasPrefix(".ferry-") })
+        var gone = false
+        for _ in 0..<50 where !gone {
+            usleep(200_000)
+            gone = try http("GET", server.url + started.headers["location"]!).status == 404
+        }
+        #expect(gone)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: layout).allSatisfy { !$0.hasPrefix(".ferry-") })
+        // A manifest over 4 MiB is refused before it is parsed.
+        let huge = Data(repeating: 0x20, count: (4 << 20) + 1)
+        let refused = try http("PUT", "\(server.url)/v2/app/manifests/big", headers: ["Content-Type": "application/vnd.oci.image.manifest.v1+json"], body: huge)
+        #expect(refused.status == 413 && refused.errorCode == "SIZE_INVALID")
+    }
+
     @Test func manifestsArePushedOnlyWhenWhatTheyNameIsThere() throws {
         let scratch = try Scratch()
         let (server, layout) = try servedLayout(scratch)

@@ -20,16 +20,7 @@ extension RegistryServer {
             }
         } else if let digestText = query["digest"].map(String.init) {
             guard let digest = try? Digest(parsing: digestText) else { throw RegistryFailure.digestInvalid(digestText) }
-            let session = try await uploads.create(repository: repository)
-            do {
-                try await append(request.body, to: session, counter: counter)
-                try await store(session, as: digest)
-            } catch {
-                await uploads.finish(session)
-                throw error
-            }
-            await uploads.finish(session)
-            return created(name, digest)
+            return try await wholeUpload(name, digest, request.body, counter: counter)
         }
         let session = try await uploads.create(repository: repository)
         await uploads.release(session)
@@ -39,10 +30,14 @@ extension RegistryServer {
     /// Epoch's shortcut `PUT /v2/<name>/blobs/<digest>`: the whole blob in one request, spooled
     /// and verified like any upload.
     func putWholeBlob(_ name: String, _ digestText: String, _ request: inout Request, counter: ByteCounter) async throws -> Response {
-        let digest = try blobDigest(digestText)
+        try await wholeUpload(name, try blobDigest(digestText), request.body, counter: counter)
+    }
+
+    /// A blob in one request body: spooled in a session of its own, verified, stored.
+    private func wholeUpload(_ name: String, _ digest: Digest, _ body: RequestBody, counter: ByteCounter) async throws -> Response {
         let session = try await uploads.create(repository: repository(name))
         do {
-            try await append(request.body, to: session, counter: counter)
+            try await append(body, to: session, counter: counter)
             try await store(session, as: digest)
         } catch {
             await uploads.finish(session)
