@@ -90,7 +90,7 @@ extension RegistryServer {
     /// `GET /v2/<name>/blobs/uploads/<id>`: where the upload stands.
     func uploadStatus(_ name: String, _ id: String) async throws -> Response {
         let session = try await uploads.take(id, repository: repository(name))
-        await uploads.release(session)
+        await uploads.release(session, touched: false)
         return Response(status: .noContent, headers: sessionHeaders(name, session))
     }
 

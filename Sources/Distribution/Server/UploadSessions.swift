@@ -59,10 +59,11 @@ actor UploadSessions {
         return session
     }
 
-    /// Gives the session back after a request.
-    func release(_ session: Session) {
+    /// Gives the session back after a request; one that sent data (`touched`) keeps the session
+    /// alive for another expiry time, a status check does not.
+    func release(_ session: Session, touched: Bool = true) {
         session.busy = false
-        session.lastUsed = .now
+        if touched { session.lastUsed = .now }
     }
 
     /// Ends a session and removes its spool.
