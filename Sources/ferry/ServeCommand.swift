@@ -5,6 +5,8 @@ import FerryCore
 import Foundation
 import Layout
 import Logging
+import NIOCore
+import Synchronization
 import OCI
 import SystemPackage
 
@@ -125,8 +127,14 @@ extension Ferry {
             let mode = options.readOnly ? "read-only" : "read-write"
             let scheme = options.tls == nil ? "http" : "https"
             let guarded = htpasswd != nil ? ", Basic auth" : auth != nil ? ", Epoch's token for writes" : ""
-            try await server.run(logger: logger) { address in
-                Output.error("ferry: serving \(shown) (\(mode)\(guarded)) on \(scheme)://\(address)\n")
+            let listening = Mutex(false)
+            do {
+                try await server.run(logger: logger) { address in
+                    listening.withLock { $0 = true }
+                    Output.error("ferry: serving \(shown) (\(mode)\(guarded)) on \(scheme)://\(address)\n")
+                }
+            } catch let error as IOError where !listening.withLock({ $0 }) {
+                throw StorageError(.unknown, "--addr \(addr): cannot listen: \(String(cString: strerror(error.errnoCode)))")
             }
             await caching?.settle()
         }

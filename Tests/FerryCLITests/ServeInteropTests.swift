@@ -218,7 +218,14 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: layout).allSatisfy { !$0.hasPrefix(".ferry-") })
     }
 
-    @Test func badUsageExitsTwo() throws {
+    @Test func badUsageExitsTwoAndABusyPortOne() throws {
+        let scratch = try Scratch()
+        // A layout not made yet is an empty registry (a push makes it).
+        let server = try Served(["oci:\(scratch.path("new"))"])
+        #expect(try http("GET", "\(server.url)/v2/_catalog").json?["repositories"] as? [String] == [])
+        let busy = try ferry("serve", "oci:\(scratch.path("other"))", "--addr", server.address)
+        #expect(busy.status == 1 && busy.stderr == "ferry: --addr \(server.address): cannot listen: Address already in use\n")
+        #expect(try ferry("serve").status == 2)
         #expect(try ferry("serve", "oci:/tmp/x", "--addr", "nonsense").status == 2)
         #expect(try ferry("serve", "nowhere:/x").status == 2)
         #expect(try ferry("serve", "oci:/tmp/x", "--repository", "Bad Name").status == 2)

@@ -8,7 +8,13 @@ import OCI
 extension RegistryServer {
     /// `GET /v2/_catalog?n=&last=`.
     func catalog(_ request: Request) async throws -> Response {
-        let names = try await store.repositories().map(apiName).sorted()
+        // A layout or bucket not made yet is an empty registry, not a missing one.
+        let names: [String]
+        do {
+            names = try await store.repositories().map(apiName).sorted()
+        } catch let error as StorageError where error.code == .nameUnknown {
+            names = []
+        }
         let (page, link) = try paginate(names, request, path: "/v2/_catalog")
         return jsonResponse(.ok, ["repositories": page], headers: link)
     }
