@@ -38,12 +38,11 @@ extension RegistryServer {
         let session = try await uploads.create(repository: repository(name))
         do {
             try await append(body, to: session, counter: counter)
-            try await store(session, as: digest)
         } catch {
             await uploads.finish(session)
             throw error
         }
-        await uploads.finish(session)
+        try await storeAndEnd(session, as: digest)
         return created(name, digest)
     }
 
@@ -51,13 +50,7 @@ extension RegistryServer {
     /// the upload stands (416 otherwise).
     func patchUpload(_ name: String, _ id: String, _ request: inout Request, counter: ByteCounter) async throws -> Response {
         let session = try await uploads.take(id, repository: repository(name))
-        do {
-            try checkContentRange(request, session: session, name: name)
-            try await append(request.body, to: session, counter: counter)
-        } catch {
-            await uploads.release(session)
-            throw error
-        }
+        try await appendChunk(request, to: session, name: name, counter: counter)
         await uploads.release(session)
         return Response(status: .accepted, headers: sessionHeaders(name, session))
     }
@@ -70,20 +63,8 @@ extension RegistryServer {
         }
         guard let digest = try? Digest(parsing: digestText) else { throw RegistryFailure.digestInvalid(digestText) }
         let session = try await uploads.take(id, repository: repository(name))
-        do {
-            try checkContentRange(request, session: session, name: name)
-            try await append(request.body, to: session, counter: counter)
-        } catch {
-            await uploads.release(session)
-            throw error
-        }
-        do {
-            try await store(session, as: digest)
-        } catch {
-            await uploads.finish(session)
-            throw error
-        }
-        await uploads.finish(session)
+        try await appendChunk(request, to: session, name: name, counter: counter)
+        try await storeAndEnd(session, as: digest)
         return created(name, digest)
     }
 
@@ -153,6 +134,29 @@ extension RegistryServer {
         try await store.pushBlob(descriptor, from: try await store.fetch(descriptor, in: source), in: repository)
         try await store.commit()
         return true
+    }
+
+    /// Appends a request's chunk to a session it has taken; on failure the session is given back
+    /// as it stands, so that the client can ask where it is and go on.
+    private func appendChunk(_ request: Request, to session: UploadSessions.Session, name: String, counter: ByteCounter) async throws {
+        do {
+            try checkContentRange(request, session: session, name: name)
+            try await append(request.body, to: session, counter: counter)
+        } catch {
+            await uploads.release(session)
+            throw error
+        }
+    }
+
+    /// Stores the spooled blob; the session ends either way.
+    private func storeAndEnd(_ session: UploadSessions.Session, as digest: Digest) async throws {
+        do {
+            try await store(session, as: digest)
+        } catch {
+            await uploads.finish(session)
+            throw error
+        }
+        await uploads.finish(session)
     }
 
     /// Appends a request body to the session's spool, in writes of up to 1 MiB.
