@@ -13,7 +13,7 @@ struct AccessLog: Sendable {
         let elapsed = start.duration(to: .now)
         metrics.record(method: method, status: status, bytesIn: bytesIn, bytesOut: bytesOut, duration: elapsed)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let time = ISO8601DateFormatter().string(from: Date())
+        let time = Date.now.formatted(.iso8601)
         if json {
             var object: [String: Any] = ["time": time, "method": method, "path": path, "status": status,
                                          "bytesIn": bytesIn, "bytesOut": bytesOut, "ms": (milliseconds * 10).rounded() / 10]
