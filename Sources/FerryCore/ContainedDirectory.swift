@@ -409,3 +409,26 @@ public final class DirectorySlot: Sendable {
         }
     }
 }
+
+/// A temporary directory to work in: `.ferry-<label>-<random>.tmp`, locked for as long as this
+/// lives (so a sweep takes it only once its owner has gone), and the free directory `inside` it
+/// where work happens. Work goes one level down because the temporary directory's own lock would
+/// block any writer in it that takes its directory's lock (a layout being made, an archive
+/// being written).
+public final class TemporaryWorkspace: Sendable {
+    /// Where to put things.
+    public let inside: ContainedDirectory
+    private let parent: ContainedDirectory
+    private let locked: ContainedDirectory
+
+    public init(in parent: ContainedDirectory, label: String) throws {
+        self.parent = parent
+        locked = try parent.makeTemporaryDirectory(label: label)
+        inside = try locked.subdirectory("work", create: true)
+    }
+
+    /// Removes the workspace and everything in it.
+    public func remove() {
+        if let name = locked.path.lastComponent?.string { try? parent.removeTree(name) }
+    }
+}

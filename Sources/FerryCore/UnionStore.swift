@@ -86,20 +86,15 @@ public final class UnionStore: Storage {
     /// Brings into the first member what the manifest names and only another member holds,
     /// then stores the manifest there.
     public func pushManifest(_ manifest: Manifest, as target: ManifestTarget, in repository: String) async throws {
-        for named in manifest.blobs + manifest.manifests {
-            let present = named.isManifest && manifest.manifests.contains(named)
-                ? try await first.manifestExists(named.digest, in: repository)
-                : try await first.blobExists(named.digest, in: repository)
-            if present { continue }
-            for member in members.dropFirst() {
-                if named.isManifest && manifest.manifests.contains(named) {
-                    guard try await member.manifestExists(named.digest, in: repository) else { continue }
-                    let child = try await member.fetchManifest(named, in: repository)
-                    try await pushManifest(child, as: .child, in: repository)
-                } else {
-                    guard try await member.blobExists(named.digest, in: repository) else { continue }
-                    try await first.pushBlob(named, from: try await member.fetch(named, in: repository), in: repository)
-                }
+        for blob in manifest.blobs where !(try await first.blobExists(blob.digest, in: repository)) {
+            for member in members.dropFirst() where try await member.blobExists(blob.digest, in: repository) {
+                try await first.pushBlob(blob, from: try await member.fetch(blob, in: repository), in: repository)
+                break
+            }
+        }
+        for child in manifest.manifests where !(try await first.manifestExists(child.digest, in: repository)) {
+            for member in members.dropFirst() where try await member.manifestExists(child.digest, in: repository) {
+                try await pushManifest(try await member.fetchManifest(child, in: repository), as: .child, in: repository)
                 break
             }
         }

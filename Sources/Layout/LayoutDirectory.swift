@@ -40,7 +40,11 @@ public final class LayoutDirectory: Storage {
             throw StorageError(.nameUnknown, "\(displayName): no repository \(repository)")
         }
         let store = LayoutStore(directory: root.appending(repository).string)
-        return layouts.withLock { $0[repository] ?? { $0[repository] = store; return store }(&$0) }
+        return layouts.withLock { known in
+            if let earlier = known[repository] { return earlier }
+            known[repository] = store
+            return store
+        }
     }
 
     public func resolve(_ selector: ManifestSelector?, in repository: String) async throws -> Descriptor {

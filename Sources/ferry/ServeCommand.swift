@@ -208,22 +208,17 @@ extension Ferry {
     }
 }
 
-/// A scratch layout in a locked temporary directory (swept if the server is killed), one level
-/// down since a layout takes its parent's lock only to create itself.
+/// A scratch layout in a temporary workspace (swept if the server is killed).
 struct ScratchLayout {
-    let parent: ContainedDirectory
-    let directory: ContainedDirectory
+    let workspace: TemporaryWorkspace
     let store: LayoutStore
 
     init(in place: FilePath) throws {
-        parent = try ContainedDirectory(opening: place, create: true)
-        directory = try parent.makeTemporaryDirectory(label: "staging")
-        store = LayoutStore(directory: try directory.subdirectory("layout", create: true).path.string)
+        workspace = try TemporaryWorkspace(in: try ContainedDirectory(opening: place, create: true), label: "staging")
+        store = LayoutStore(directory: workspace.inside.path.string)
     }
 
-    func remove() {
-        if let name = directory.path.lastComponent?.string { try? parent.removeTree(name) }
-    }
+    func remove() { workspace.remove() }
 }
 
 extension Location {

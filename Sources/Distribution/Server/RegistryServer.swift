@@ -120,8 +120,7 @@ public final class RegistryServer: Sendable {
         let isWrite = ![.get, .head].contains(request.method)
         // The realm of a challenge names the host the client asked for, if it is one.
         let asked = request.head.authority ?? ""
-        let host = !asked.isEmpty && asked.utf8.allSatisfy({ $0 < 128 && (Character(UnicodeScalar($0)).isLetter || Character(UnicodeScalar($0)).isNumber || ".-:[]".utf8.contains($0)) })
-            ? asked : "\(options.host):\(options.port)"
+        let host = Names.isValidHost(asked) ? asked : "\(options.host):\(options.port)"
         if let refusal = options.access.refusal(request, isWrite: isWrite, isBase: path == "/v2" || path == "/v2/", host: host) {
             throw refusal
         }

@@ -72,7 +72,7 @@ public struct ServerAccess: Sendable {
                 if parts.count == 2, ["password", "refresh_token"].contains(parts[0]) { token = parts[1].replacingOccurrences(of: "+", with: " ") }
             }
         }
-        let issued = ISO8601DateFormatter().string(from: Date())
+        let issued = Date.now.formatted(.iso8601)
         return jsonResponse(.ok, ["token": token, "access_token": token, "expires_in": 3600, "issued_at": issued])
     }
 

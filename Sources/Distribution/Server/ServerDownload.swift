@@ -21,12 +21,9 @@ extension RegistryServer {
         guard Names.isValidRepository(name) else { throw RegistryFailure(.notFound, .nameInvalid, "not a repository name") }
         let repository = repository(name)
         let manifest = try await store.resolveManifest(.tag("latest"), in: repository)
-        // The file is made one level down: the temporary directory itself is locked, and a
-        // writer takes its file's directory's lock.
-        let locked = try uploads.spool.makeTemporaryDirectory(label: "dl")
-        let directory = try locked.subdirectory("out", create: true)
-        let spool = uploads.spool
-        @Sendable func remove() { if let entry = locked.path.lastComponent?.string { try? spool.removeTree(entry) } }
+        let workspace = try TemporaryWorkspace(in: uploads.spool, label: "dl")
+        let directory = workspace.inside
+        @Sendable func remove() { workspace.remove() }
         let type: String
         let size: Int64
         do {
