@@ -48,6 +48,19 @@ def drain(seconds, until=None):
                 return
 
 
+def clear_line():
+    """Empties the line and waits until the shell shows it empty: a shell busy finishing a
+    completion can drop a kill-line typed ahead, which would prefix the next line with this one."""
+    global output
+    for _ in range(5):
+        output = b""
+        os.write(fd, b"\x15\x18\x10")
+        drain(5.0, b"<<>>\r\n")
+        if b"<<>>\r\n" in output:
+            return
+        time.sleep(0.5)
+
+
 drain(1.0)
 os.write(fd, setup.encode() + b"; echo setup-done\n")
 drain(10.0, b"setup-done\r\n")
@@ -68,6 +81,6 @@ for line in lines:
         text = output.decode(errors="replace").replace("\r", "")
         found = [l for l in text.split("\n") if l.startswith("<<") and l.endswith(">>")]
         print(found[-1][2:-2] if found else text)
-        os.write(fd, b"\x15")
+        clear_line()
 os.kill(pid, 9)
 os.waitpid(pid, 0)

@@ -44,8 +44,8 @@ extension ByteStream {
     /// when the stream is already checked against the same digest and size.
     public func verifying(_ descriptor: Descriptor) -> ByteStream {
         if let checked = checkedAgainst, checked.digest == descriptor.digest, checked.size == descriptor.size { return self }
-        let identity = fileIdentity
-        if let identity, identity.size == descriptor.size, VerifiedFiles.shared.contains(identity, descriptor.digest) {
+        let piece = filePiece
+        if let piece, piece.length == descriptor.size, VerifiedFiles.shared.contains(piece, descriptor.digest) {
             var stream = self
             stream.checkedAgainst = (descriptor.digest, descriptor.size)
             return stream
@@ -57,7 +57,7 @@ extension ByteStream {
             try Task.checkCancellation()
             guard let chunk = try await upstream.next() else {
                 try state.verifier.finish()
-                if let identity { VerifiedFiles.shared.insert(identity, descriptor.digest) }
+                if let piece { VerifiedFiles.shared.insert(piece, descriptor.digest) }
                 return nil
             }
             try state.verifier.update(chunk)

@@ -19,9 +19,15 @@ public struct ByteStream: AsyncSequence, Sendable {
     /// through wrappers that pass the bytes unchanged, so that the check runs once.
     public internal(set) var checkedAgainst: (digest: Digest, size: Int64)?
 
-    /// The file whose whole content this stream is, as it was when opened: a file verified once
-    /// need not be hashed again while it is unchanged (`VerifiedFiles`).
-    public internal(set) var fileIdentity: FileIdentity?
+    /// The piece of a file whose content this stream is, as the file was when opened: a piece
+    /// verified once need not be hashed again while the file is unchanged (`VerifiedFiles`).
+    public internal(set) var filePiece: FilePiece?
+
+    /// The open file behind a stream that reads one piece of a regular file and nothing else,
+    /// for a consumer that can send it better itself (a server's `sendfile`). Set only on the
+    /// file stream itself and kept by `verifying(_:)` when it needs no hashing: never on a
+    /// stream that does something with the bytes.
+    public internal(set) var openFile: OpenFile?
 
     /// A stream whose chunks come from successive calls of `next`, until it returns nil.
     public init(_ next: @escaping @Sendable () async throws -> [UInt8]?) {
@@ -59,7 +65,7 @@ public struct ByteStream: AsyncSequence, Sendable {
             return chunk
         }
         stream.checkedAgainst = checkedAgainst
-        stream.fileIdentity = fileIdentity
+        stream.filePiece = filePiece
         return stream
     }
 
@@ -81,7 +87,7 @@ public struct ByteStream: AsyncSequence, Sendable {
             return chunk
         }
         stream.checkedAgainst = checkedAgainst
-        stream.fileIdentity = fileIdentity
+        stream.filePiece = filePiece
         return stream
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import OCI
 import SystemPackage
 
@@ -28,8 +29,13 @@ extension ByteStream {
         }
         let total = length ?? Int64(info.st_size) - offset
         // A file shorter than expected just ends the stream: the verifier downstream reports the size.
-        var stream = regions([SparseSegment(offset: offset, length: total)], of: fd, path: path, shortIsError: false)
-        if offset == 0, total == Int64(info.st_size), info.st_mode & S_IFMT == S_IFREG { stream.fileIdentity = FileIdentity(info) }
+        let reader = FileChunkReader(fd: fd, regions: [SparseSegment(offset: offset, length: total)], path: path, shortIsError: false)
+        var stream = ByteStream { try await reader.next() }
+        if info.st_mode & S_IFMT == S_IFREG, offset >= 0, total >= 0, offset <= Int64(info.st_size) - total {
+            let piece = FilePiece(file: FileIdentity(info), offset: offset, length: total)
+            stream.filePiece = piece
+            stream.openFile = OpenFile(piece: piece, reader: reader)
+        }
         return stream
     }
 
@@ -42,6 +48,24 @@ extension ByteStream {
     }
 }
 
+/// The open file of a stream that is one piece of a regular file (`ByteStream.openFile`).
+public final class OpenFile: Sendable {
+    /// Which bytes the stream holds.
+    public let piece: FilePiece
+    private let reader: FileChunkReader
+
+    fileprivate init(piece: FilePiece, reader: FileChunkReader) {
+        self.piece = piece
+        self.reader = reader
+    }
+
+    /// Takes the file away from the stream, which then ends at once: the caller owns the
+    /// descriptor and sends `piece` itself. Nil once the stream has started reading.
+    public func take() -> FileDescriptor? {
+        reader.detach()
+    }
+}
+
 /// Reads a list of file regions chunk by chunk; a stream is consumed by one task at a time.
 private final class FileChunkReader: @unchecked Sendable {
     private var fd: FileDescriptor?
@@ -51,6 +75,9 @@ private final class FileChunkReader: @unchecked Sendable {
     private var consumed: Int64 = 0
     private let path: FilePath
     private let shortIsError: Bool
+    /// Whether reading has begun (then the descriptor can no longer be handed over).
+    private var started = false
+    private let lock = NSLock()
 
     init(fd: FileDescriptor, regions: [SparseSegment], path: FilePath, shortIsError: Bool) {
         self.fd = fd
@@ -61,6 +88,7 @@ private final class FileChunkReader: @unchecked Sendable {
 
     func next() async throws -> [UInt8]? {
         try Task.checkCancellation()
+        lock.withLock { started = true }
         // The pieces of file that make up the next chunk, and where reading resumes after them.
         var pieces: [SparseSegment] = []
         var want = 0
@@ -121,6 +149,15 @@ private final class FileChunkReader: @unchecked Sendable {
     private func close() {
         try? fd?.close()
         fd = nil
+    }
+
+    /// The descriptor, handed over before anything is read (see `OpenFile.take`).
+    func detach() -> FileDescriptor? {
+        lock.withLock {
+            guard index == 0, consumed == 0, !started, let taken = fd else { return nil }
+            fd = nil
+            return taken
+        }
     }
 
     deinit { close() }

@@ -23,23 +23,31 @@ public struct FileIdentity: Hashable, Sendable {
     }
 }
 
-/// The files this process has read whole and found to hash to a digest. A file read again
-/// while its identity is the same holds the same bytes (Ferry's blobs are never written in
+/// Some bytes of a regular file: all of it (a blob in a layout or a bucket) or a part (a blob
+/// inside a plain tar archive).
+public struct FilePiece: Hashable, Sendable {
+    public let file: FileIdentity
+    public let offset: Int64
+    public let length: Int64
+}
+
+/// The pieces of files this process has read and found to hash to a digest. A piece read again
+/// while its file's identity is the same holds the same bytes (Ferry's blobs are never written in
 /// place), so it is not hashed again: a server sending the same layer to many clients hashes it
 /// once. Part of `verifying(_:)`, the one place content is held to its digest. Bounded: it
-/// forgets everything past 65,536 files.
+/// forgets everything past 65,536 pieces.
 public final class VerifiedFiles: Sendable {
     public static let shared = VerifiedFiles()
-    private let known = Mutex<[FileIdentity: Digest]>([:])
+    private let known = Mutex<[FilePiece: Digest]>([:])
 
-    func contains(_ identity: FileIdentity, _ digest: Digest) -> Bool {
-        known.withLock { $0[identity] == digest }
+    func contains(_ piece: FilePiece, _ digest: Digest) -> Bool {
+        known.withLock { $0[piece] == digest }
     }
 
-    func insert(_ identity: FileIdentity, _ digest: Digest) {
+    func insert(_ piece: FilePiece, _ digest: Digest) {
         known.withLock { files in
             if files.count >= 65_536 { files.removeAll(keepingCapacity: true) }
-            files[identity] = digest
+            files[piece] = digest
         }
     }
 }

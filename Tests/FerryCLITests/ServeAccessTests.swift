@@ -76,6 +76,17 @@ import Testing
         let secure = try run("curl", ["-s", "--cacert", tls + "/ca.pem", "-o", "/dev/null", "-w", "%{http_code}", "\(server.url)/v2/lay/manifests/v1"])
         #expect(secure.stdout == "200")
         #expect(try run("curl", ["-s", "-o", "/dev/null", "\(server.url)/v2/"]).status != 0)
+        // Over TLS a blob is read and encrypted in the process: whole, and never sent with sendfile.
+        let blobs = try FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256")
+        for blob in blobs {
+            let url = "\(server.url)/v2/lay/blobs/sha256:\(blob)"
+            let got = try run("curl", ["-s", "--cacert", tls + "/ca.pem", "-o", scratch.path("got1"), "-o", scratch.path("got2"), url, url])
+            #expect(got.status == 0)
+            let expected = FileManager.default.contents(atPath: layout + "/blobs/sha256/" + blob)
+            #expect(FileManager.default.contents(atPath: scratch.path("got1")) == expected && FileManager.default.contents(atPath: scratch.path("got2")) == expected)
+        }
+        let metrics = try run("curl", ["-s", "--cacert", tls + "/ca.pem", "\(server.url)/metrics"])
+        #expect(metrics.stdout.contains("ferry_sendfile_bytes_total 0"))
         let pulled = try ferryIn(["EPOCH_CA_CERT=\(tls)/ca.pem"], ["copy", "--progress", "none", "docker://\(server.address)/lay:v1", "oci:\(scratch.path("out")):v1"])
         #expect(pulled.status == 0, "\(pulled.stderr)")
         #expect(try ferry("serve", "oci:\(layout)", "--tls-cert", tls + "/server.pem").status == 2)

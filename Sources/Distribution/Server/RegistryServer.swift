@@ -6,6 +6,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import NIOSSL
 import Logging
+import NIOCore
 import OCI
 import ServiceLifecycle
 import SystemPackage
@@ -76,14 +77,14 @@ public final class RegistryServer: Sendable {
     }
 
     /// Answers one request; every failure becomes the spec's error body.
-    func respond(to request: Request) async -> Response {
+    func respond(to request: Request, channel: (any Channel)? = nil) async -> Response {
         let started = ContinuousClock.now
         var request = request
         let counter = ByteCounter()
         let response: Response
         var failure: String?
         do {
-            response = try await route(&request, counter: counter)
+            response = try await route(&request, counter: counter, channel: channel)
         } catch let refusal as RegistryFailure {
             response = refusal.response
         } catch let error as StorageError {
@@ -112,7 +113,7 @@ public final class RegistryServer: Sendable {
         return logged
     }
 
-    private func route(_ request: inout Request, counter: ByteCounter) async throws -> Response {
+    private func route(_ request: inout Request, counter: ByteCounter, channel: (any Channel)?) async throws -> Response {
         let path = request.uri.path
         if case .epoch = options.access.mode, path == "/v2/token", [.get, .post].contains(request.method) {
             return await ServerAccess.tokenResponse(&request)
@@ -154,7 +155,7 @@ public final class RegistryServer: Sendable {
         case (.manifest(let name, let reference), .delete):
             return try await deleteManifest(name, reference)
         case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
-            return try await getBlob(name, digest, request, head: method == .head)
+            return try await getBlob(name, digest, request, head: method == .head, channel: channel)
         case (.blob(let name, let digest), .put) where options.epochExtensions:
             return try await putWholeBlob(name, digest, &request, counter: counter)
         case (.blob(let name, let digest), .delete):
@@ -179,9 +180,10 @@ public final class RegistryServer: Sendable {
     /// Serves until SIGTERM or SIGINT, then stops accepting, lets requests in flight finish for
     /// the grace period, and returns. `ready` is called with the bound address once listening.
     public func run(logger: Logger, ready: @escaping @Sendable (String) -> Void) async throws {
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in await self.respond(to: request) }
+        let responder = CallbackResponder<ServerContext> { request, context in await self.respond(to: request, channel: context.channel) }
         let options = self.options
-        var server = HTTPServerBuilder.http1()
+        // Plain HTTP sends file blobs with sendfile (FileSending).
+        var server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [FileSendHandler()]))
         if let tls = options.tls {
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
@@ -206,6 +208,17 @@ public final class RegistryServer: Sendable {
         configuration.maximumGracefulShutdownDuration = .init(options.shutdownGrace)
         try await ServiceGroup(configuration: configuration).run()
         await uploads.removeAll()
+    }
+}
+
+/// The request context: Hummingbird's, and the connection, which file sends go through.
+struct ServerContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }
 

@@ -8,6 +8,8 @@ final class ServerMetrics: Sendable {
     private let bytesOut: Counter
     private let durations: DurationHistogram
     let uploadsInProgress: Gauge
+    /// Bytes of blobs the kernel sent straight from a file (`FileSending`).
+    let sentFromFiles: Counter
 
     init() {
         bytesIn = registry.makeCounter(name: "ferry_http_request_bytes_total", help: "Bytes of request bodies received.")
@@ -17,6 +19,7 @@ final class ServerMetrics: Sendable {
             buckets: [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10), .seconds(60)],
             help: "Time from a request's arrival to the end of its response.")
         uploadsInProgress = registry.makeGauge(name: "ferry_uploads_in_progress", help: "Upload sessions open.")
+        sentFromFiles = registry.makeCounter(name: "ferry_sendfile_bytes_total", help: "Bytes of blobs sent from file to socket by the kernel (sendfile).")
     }
 
     func record(method: String, status: Int, bytesIn received: Int64, bytesOut sent: Int64, duration: Duration) {

@@ -2,6 +2,7 @@ import Foundation
 import FerryCore
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import OCI
 
 extension RegistryServer {
@@ -26,7 +27,9 @@ extension RegistryServer {
 
     /// `GET`/`HEAD /v2/<name>/blobs/<digest>`, with `Range` → 206. A whole blob is verified
     /// as it streams: one that does not hash to its digest is cut off, never completed.
-    func getBlob(_ name: String, _ digestText: String, _ request: Request, head: Bool) async throws -> Response {
+    /// A whole blob that is a piece of a file already verified goes out with sendfile when the
+    /// connection allows it (`FileSending`).
+    func getBlob(_ name: String, _ digestText: String, _ request: Request, head: Bool, channel: (any Channel)?) async throws -> Response {
         let repository = repository(name)
         let digest = try blobDigest(digestText)
         guard let size = try await store.blobSize(digest, in: repository) else {
@@ -57,6 +60,11 @@ extension RegistryServer {
         }
         let length = Int(range.map { Int64($0.count) } ?? size)
         headers[.contentLength] = "\(length)"
+        // `verifying` keeps the open file only when the piece needs no hashing.
+        if range == nil, let channel, let file = stream.openFile, await FileSending.available(on: channel), let fd = file.take() {
+            return Response(status: status, headers: headers,
+                            body: FileSending.body(fd, offset: file.piece.offset, length: file.piece.length, channel: channel, metrics: metrics))
+        }
         return Response(status: status, headers: headers, body: ResponseBody(contentLength: length) { writer in
             // The last chunk goes out only once the whole blob is verified: a blob that does not
             // hash to its digest is cut off short, and no client takes it for whole.
