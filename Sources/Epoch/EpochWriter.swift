@@ -25,6 +25,15 @@ extension EpochStore {
         try await remember(key)
     }
 
+    /// A blob made from an object already in the bucket (an upload spool, verified by the
+    /// caller), copied inside the bucket; one that exists is skipped.
+    func pushBlob(_ descriptor: Descriptor, copyingObject source: String, using s3: S3ObjectStore, in repository: String) async throws {
+        if try await blobExists(descriptor.digest, in: repository) { return }
+        let key = blobKey(descriptor.digest)
+        try await s3.copyObject(from: source, to: key, size: descriptor.size)
+        try await remember(key)
+    }
+
     /// Under the store's lock (the one `abort()` and `ferry gc` take), and only when everything
     /// the manifest names is present: by tag, the by-digest copy first, then the tag object,
     /// then the catalog (with the tags stored since its last update, when that is a second old

@@ -44,7 +44,7 @@ public struct S3ObjectStore: ObjectStore {
 
     // MARK: requests
 
-    private struct Response {
+    struct Response {
         var status: HTTPResponseStatus
         var headers: HTTPHeaders
         var body: HTTPClientResponse.Body
@@ -75,7 +75,7 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     /// Sends one signed request. `body` is called anew for each attempt; nil for no body.
-    private func send(
+    func send(
         _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
         body: (() -> HTTPClientRequest.Body?)? = nil, payloadHash: String = SigV4Signer.emptyPayloadHash, retry: Bool = true
     ) async throws -> Response {
@@ -105,7 +105,7 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     /// Fails with the S3 error code the server sent, naming the key.
-    private func failure(_ response: Response, _ operation: String, key: String?) async -> StorageError {
+    func failure(_ response: Response, _ operation: String, key: String?) async -> StorageError {
         let body = (try? await response.body.collect(upTo: 1 << 16)).map { String(buffer: $0) } ?? ""
         let code = body.range(of: "<Code>").flatMap { start in
             body.range(of: "</Code>").map { String(body[start.upperBound..<$0.lowerBound]) }
@@ -266,11 +266,7 @@ public struct S3ObjectStore: ObjectStore {
     /// at a time, each retried on its own (its bytes are in memory); any failure aborts the
     /// upload, so no object and no stray parts are left.
     private func putInParts(_ key: String, from stream: ByteStream, size: Int64) async throws {
-        let created = try await send(.POST, key: key, query: [("uploads", "")])
-        let answer = String(buffer: try await created.body.collect(upTo: 1 << 20))
-        guard (200..<300).contains(created.status.code), let uploadID = Self.element("UploadId", in: answer) else {
-            throw StorageError(.unknown, "\(displayName): cannot start a multipart upload of \(key): HTTP \(created.status.code)")
-        }
+        let uploadID = try await startMultipart(key)
         let part = Int(max(partSize, (size + 9_999) / 10_000))
         do {
             var etags: [Int: String] = [:]
@@ -313,23 +309,14 @@ public struct S3ObjectStore: ObjectStore {
                 guard sent == size else { throw StorageError(.sizeInvalid, "\(displayName): \(key): \(sent) bytes, not \(size)") }
                 while let (done, etag) = try await group.next() { etags[done] = etag }
             }
-            let parts = etags.keys.sorted().map { "<Part><PartNumber>\($0)</PartNumber><ETag>\(etags[$0]!)</ETag></Part>" }.joined()
-            let body = Array("<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>".utf8)
-            let completed = try await send(.POST, key: key, query: [("uploadId", uploadID)], body: { .bytes(body) },
-                                           payloadHash: SigV4Signer.hex(SHA256Hasher.hash(body)))
-            let text = String(buffer: try await completed.body.collect(upTo: 1 << 20))
-            // S3 can answer 200 with an error in the body.
-            guard (200..<300).contains(completed.status.code), !text.contains("<Error>") else {
-                throw StorageError(.unknown, "\(displayName): cannot complete the upload of \(key): \(Self.element("Code", in: text) ?? "HTTP \(completed.status.code)")")
-            }
+            try await completeMultipart(key, uploadID: uploadID, etags: etags)
         } catch {
-            // In a task of its own: an interrupted (cancelled) copy still aborts the upload.
-            _ = try? await Task { try await send(.DELETE, key: key, query: [("uploadId", uploadID)]) }.value
+            await abortMultipart(key, uploadID: uploadID)
             throw error
         }
     }
 
-    private func uploadPart(_ bytes: ByteBuffer, number: Int, key: String, uploadID: String) async throws -> String {
+    func uploadPart(_ bytes: ByteBuffer, number: Int, key: String, uploadID: String) async throws -> String {
         let hash = bytes.withUnsafeReadableBytes { SigV4Signer.hex(SHA256.hash(data: $0)) }
         let response = try await send(.PUT, key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
                                       body: { .bytes(bytes) }, payloadHash: hash)

@@ -20,7 +20,8 @@ extension Ferry {
                 from the location, and push into it where the location takes writes: oci:DIR, epoch:… \
                 and cocoon:ROOT do; oci-archive: and cocoon-archive: are read-only. A layout's bare tags \
                 are the repository --repository (default: the directory's name). Uploads are spooled \
-                beside the location and stored only verified. SIGTERM or SIGINT stops accepting, lets \
+                beside the location (in an S3 bucket: as multipart uploads, in parts as they arrive) \
+                and stored only verified. SIGTERM or SIGINT stops accepting, lets \
                 requests in flight finish for --grace, then exits 0. One access-log line per request \
                 goes to stderr; GET /metrics gives Prometheus figures.
 
@@ -179,7 +180,8 @@ extension Ferry {
         }
 
         /// Upload spools go on the location's own filesystem where it has one, so that storing a
-        /// finished upload is a copy within one disk; elsewhere in TMPDIR.
+        /// finished upload is a copy within one disk; elsewhere in TMPDIR (an S3 bucket keeps
+        /// only the bytes short of a part there between requests; the parts go to the bucket).
         private func spool(for location: Location) -> FilePath {
             let temporary = FilePath(ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
             switch location {

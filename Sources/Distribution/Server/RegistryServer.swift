@@ -201,7 +201,14 @@ public final class RegistryServer: Sendable {
                 ready(channel.localAddress.map { "\($0.ipAddress ?? options.host):\($0.port ?? options.port)" } ?? "\(options.host):\(options.port)")
             },
             logger: logger)
-        let expiry = Expirer(uploads: uploads)
+        // Uploads a killed server left in the location itself (S3 multipart uploads) go once
+        // they are older than any live session can be, now and every expiry time after.
+        let store = self.store
+        let sweep: @Sendable () async -> Void = {
+            _ = try? await (store as? any UploadSpooling)?.sweepUploadSpools(olderThan: options.uploadExpiry)
+        }
+        await sweep()
+        let expiry = Expirer(uploads: uploads, sweep: sweep, sweepEvery: max(options.uploadExpiry, .seconds(1)))
         // Services stop in reverse order: the server first (it stops accepting at once), then
         // the expirer.
         var configuration = ServiceGroupConfiguration(services: [expiry, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -222,14 +229,23 @@ struct ServerContext: RequestContext {
     }
 }
 
-/// Removes expired upload sessions every few seconds while the server runs.
+/// Removes expired upload sessions every second while the server runs, and sweeps the
+/// location's own spools (`UploadSpooling`) every expiry time.
 struct Expirer: Service {
     let uploads: UploadSessions
+    /// Sweeps the location's own spools, every `sweepEvery`.
+    let sweep: @Sendable () async -> Void
+    let sweepEvery: Duration
 
     func run() async throws {
+        var swept = ContinuousClock.now
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .seconds(1))
             await uploads.expire()
+            if swept.duration(to: .now) >= sweepEvery {
+                await sweep()
+                swept = .now
+            }
         }
     }
 }

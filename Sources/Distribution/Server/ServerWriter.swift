@@ -22,7 +22,7 @@ extension RegistryServer {
             guard let digest = try? Digest(parsing: digestText) else { throw RegistryFailure.digestInvalid(digestText) }
             return try await wholeUpload(name, digest, request.body, counter: counter)
         }
-        let session = try await uploads.create(repository: repository)
+        let session = try await newSession(repository)
         await uploads.release(session)
         return Response(status: .accepted, headers: sessionHeaders(name, session))
     }
@@ -35,7 +35,7 @@ extension RegistryServer {
 
     /// A blob in one request body: spooled in a session of its own, verified, stored.
     private func wholeUpload(_ name: String, _ digest: Digest, _ body: RequestBody, counter: ByteCounter) async throws -> Response {
-        let session = try await uploads.create(repository: repository(name))
+        let session = try await newSession(repository(name))
         do {
             try await append(body, to: session, counter: counter)
         } catch {
@@ -124,6 +124,12 @@ extension RegistryServer {
 
     // MARK: helpers
 
+    /// A session whose parts go to the location when it holds uploads itself.
+    private func newSession(_ repository: String) async throws -> UploadSessions.Session {
+        let remote = try await (store as? any UploadSpooling)?.makeUploadSpool(in: repository)
+        return try await uploads.create(repository: repository, remote: remote)
+    }
+
     /// Stores a blob already in `repository`'s reach, or present in `from`, without an upload.
     private func mount(_ digest: Digest, from: String?, into repository: String) async throws -> Bool {
         if try await store.blobExists(digest, in: repository) { return true }
@@ -159,34 +165,83 @@ extension RegistryServer {
         await uploads.finish(session)
     }
 
-    /// Appends a request body to the session's spool, in writes of up to 1 MiB.
+    /// Appends a request body to the session's spool, in writes of up to 1 MiB; with a remote
+    /// spool, in parts, the bytes short of a part left in a new file at the end. `size` counts
+    /// only bytes kept, so a request that fails leaves the session where its last write left it.
     private func append(_ body: RequestBody, to session: UploadSessions.Session, counter: ByteCounter) async throws {
+        let remote = session.remote
+        let unit = remote?.partSize ?? 1 << 20
         var pending: [UInt8] = []
-        pending.reserveCapacity(1 << 20)
-        func flush() async throws {
-            guard !pending.isEmpty else { return }
+        pending.reserveCapacity(unit)
+        // Bytes already counted in `size` that are in `pending` (a remote spool's tail, read back).
+        var carried = 0
+        if remote != nil, session.tail > 0 {
+            pending = try await readSpool(session)
+            carried = pending.count
+        }
+        func flush(_ atEnd: Bool) async throws {
+            guard let remote else {
+                guard !pending.isEmpty else { return }
+                let bytes = pending
+                try await BlockingIO.run { try session.file.write(bytes) }
+                session.size += Int64(bytes.count)
+                pending.removeAll(keepingCapacity: true)
+                return
+            }
+            while pending.count >= unit {
+                try await remote.append(part: Array(pending[..<unit]))
+                pending.removeFirst(unit)
+                // The tail read back is in this part: the file holding it is done with.
+                session.size += Int64(unit - carried)
+                if carried > 0 {
+                    session.file.discard()
+                    session.file = try uploads.newFile()
+                    session.tail = 0
+                    carried = 0
+                }
+            }
+            guard atEnd, pending.count > carried else { return }
+            let fresh = try uploads.newFile()
             let bytes = pending
-            try await BlockingIO.run { try session.file.write(bytes) }
-            session.size += Int64(bytes.count)
-            counter.add(bytes.count)
-            pending.removeAll(keepingCapacity: true)
+            do {
+                try await BlockingIO.run { try fresh.write(bytes) }
+            } catch {
+                fresh.discard()
+                throw error
+            }
+            session.file.discard()
+            session.file = fresh
+            session.size += Int64(pending.count - carried)
+            session.tail = pending.count
+            carried = pending.count
         }
         for try await buffer in body {
-            guard session.size + Int64(pending.count + buffer.readableBytes) <= options.maximumBlobSize else {
+            guard session.size - Int64(carried) + Int64(pending.count + buffer.readableBytes) <= options.maximumBlobSize else {
                 throw RegistryFailure(.contentTooLarge, .sizeInvalid, "a blob may have \(options.maximumBlobSize) bytes at most")
             }
+            counter.add(buffer.readableBytes)
             pending += buffer.readableBytesView
-            if pending.count >= 1 << 20 { try await flush() }
+            if pending.count >= unit { try await flush(false) }
         }
-        try await flush()
+        try await flush(true)
+    }
+
+    /// The bytes of a session's spool file.
+    private func readSpool(_ session: UploadSessions.Session) async throws -> [UInt8] {
+        let (fd, _) = try session.file.directory.openForReading(session.file.name)
+        return try await ByteStream.file(fd, path: session.file.path).collect(upTo: Int.max, what: session.file.path.string)
     }
 
     /// Hands the spooled bytes to the location, which verifies them against `digest`.
     private func store(_ session: UploadSessions.Session, as digest: Digest) async throws {
         let descriptor = Descriptor(mediaType: MediaType.octetStream, digest: digest, size: session.size)
-        let (fd, _) = try session.file.directory.openForReading(session.file.name)
-        let stream = try ByteStream.file(fd, path: session.file.path)
-        try await store.pushBlob(descriptor, from: stream, in: session.repository)
+        if let remote = session.remote {
+            try await remote.store(as: descriptor, last: try await readSpool(session))
+        } else {
+            let (fd, _) = try session.file.directory.openForReading(session.file.name)
+            let stream = try ByteStream.file(fd, path: session.file.path)
+            try await store.pushBlob(descriptor, from: stream, in: session.repository)
+        }
         try await store.commit()
     }
 

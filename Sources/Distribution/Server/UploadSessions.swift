@@ -3,23 +3,32 @@ import Foundation
 import SystemPackage
 
 /// Upload sessions, each spooled to a locked temporary file (`.ferry-*.tmp`) in the spool
-/// directory, never held in memory. A session is used by one request at a time; one untouched
+/// directory, or, where the location holds uploads itself (an S3 bucket, `UploadSpooling`),
+/// sent there in parts as they arrive, the file holding only the bytes short of a part between
+/// requests. Never held in memory. A session is used by one request at a time; one untouched
 /// for the expiry time is removed, and so are the spools of a server that was killed (their
 /// lock is gone) when the next server starts.
 actor UploadSessions {
     final class Session: @unchecked Sendable {
         let id: String
         let repository: String
-        let file: TempFile
-        /// Bytes received so far; touched only by the request holding the session.
+        /// The spool; with a remote spool, the bytes short of a part (`tail` of them).
+        var file: TempFile
+        /// Where the parts go, when the location holds uploads itself.
+        let remote: (any UploadSpool)?
+        /// Bytes received and kept (in the file, or sent as parts); touched only by the request
+        /// holding the session.
         var size: Int64 = 0
+        /// With a remote spool: the bytes in `file`, after the parts.
+        var tail = 0
         var lastUsed = ContinuousClock.now
         var busy = false
 
-        init(id: String, repository: String, file: TempFile) {
+        init(id: String, repository: String, file: TempFile, remote: (any UploadSpool)?) {
             self.id = id
             self.repository = repository
             self.file = file
+            self.remote = remote
         }
     }
 
@@ -36,11 +45,11 @@ actor UploadSessions {
 
     var count: Int { sessions.count }
 
-    /// A new, empty session for `repository`.
-    func create(repository: String) throws -> Session {
-        let file = try TempFile(in: spool, lockRoot: spool, mode: 0o600)
+    /// A new, empty session for `repository`, its parts going to `remote` if given.
+    func create(repository: String, remote: (any UploadSpool)?) throws -> Session {
+        let file = try newFile()
         let id = (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined(separator: "-")
-        let session = Session(id: id, repository: repository, file: file)
+        let session = Session(id: id, repository: repository, file: file, remote: remote)
         session.busy = true
         sessions[id] = session
         return session
@@ -66,23 +75,28 @@ actor UploadSessions {
         if touched { session.lastUsed = .now }
     }
 
-    /// Ends a session and removes its spool.
-    func finish(_ session: Session) {
+    /// A new empty spool file.
+    nonisolated func newFile() throws -> TempFile {
+        try TempFile(in: spool, lockRoot: spool, mode: 0o600)
+    }
+
+    /// Ends a session and removes its spool, here and in the location.
+    func finish(_ session: Session) async {
         sessions[session.id] = nil
         session.file.discard()
+        await session.remote?.discard()
     }
 
     /// Removes sessions untouched for the expiry time.
-    func expire() {
+    func expire() async {
         let now = ContinuousClock.now
         for session in sessions.values where !session.busy && session.lastUsed.duration(to: now) > expiry {
-            finish(session)
+            await finish(session)
         }
     }
 
     /// Removes every session (the server stops).
-    func removeAll() {
-        for session in sessions.values { session.file.discard() }
-        sessions.removeAll()
+    func removeAll() async {
+        for session in sessions.values { await finish(session) }
     }
 }
