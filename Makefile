@@ -5,10 +5,10 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 # What building needs; what an installed ferry uses (completions, man); what the tests add.
-BUILD_PACKAGES := libarchive-dev zlib1g-dev
+BUILD_PACKAGES := libarchive-dev libisal-dev
 INSTALL_PACKAGES := $(BUILD_PACKAGES) bash-completion man-db
 APT_PACKAGES := $(INSTALL_PACKAGES) skopeo umoci oci-image-tool python3 python3-venv curl time bc openssl file zsh fish \
-	docker-registry apache2-utils
+	docker-registry apache2-utils pigz
 DEPS_PACKAGES = $(APT_PACKAGES)
 BUILD_DEBUG := .build/debug/ferry
 BUILD_RELEASE := .build/release/ferry
@@ -90,7 +90,7 @@ uninstall:
 fuzz: deps
 	@SWIFT=$(SWIFT) bash scripts/fuzz.sh run
 
-bench: DEPS_PACKAGES = $(APT_PACKAGES) wrk nginx
+bench: DEPS_PACKAGES = $(APT_PACKAGES) wrk nginx pigz isal
 bench: release venv
 	@bash scripts/bench.sh $(BUILD_RELEASE)
 

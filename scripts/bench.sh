@@ -110,7 +110,6 @@ printf '  .tar read:  %.1fx faster than skopeo, %.2fx the time of tar xf\n' "$(e
 printf '  .tar.gz read: %.1fx faster than skopeo\n' "$(echo "$t_skopeo_r_tar_gz / $t_ferry_r_tar_gz" | bc -l)"
 printf '  .tar.gz write: ferry takes %.2fx the time of skopeo, but skopeo writes %s for a .tar.gz name\n' \
     "$(echo "$t_ferry_w_tar_gz / $t_skopeo_w_tar_gz" | bc -l)" "$(file -b "$WORK/s.tar.gz" | cut -d, -f1)"
-printf '  (gzip here is zlib level 1: incompressible layers bound it at zlib speed; .tar.zst is many times faster)\n'
 
 # Sparse: a cocoon snapshot whose disk is 16 GiB long and holds 64 MiB of data, exported to
 # oci-archive: and imported back into a cocoon root, beside GNU tar --sparse on the same files.
@@ -205,4 +204,5 @@ printf '\nferry bench: bounds (time linear, memory bounded)\n'
 printf '%s\n' "${bound_rows[@]}"
 
 # ferry serve beside the CNCF registry and nginx (issue 15).
+bash scripts/bench-gzip.sh "$FERRY" "$WORK"
 bash scripts/bench-serve.sh "$FERRY" "$WORK"

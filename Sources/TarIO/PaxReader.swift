@@ -29,6 +29,8 @@ public struct PaxTarEntry: Sendable {
 public final class PaxTarReader: @unchecked Sendable {
     private let archive: OpaquePointer
     public let path: String
+    /// A gzip file is inflated by ISA-L and handed to libarchive as raw data.
+    private let inflating: InflatingInput?
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
     private var start = 0
     private var end = 0
@@ -56,7 +58,9 @@ public final class PaxTarReader: @unchecked Sendable {
         self.path = path
         archive_read_support_filter_all(archive)
         archive_read_support_format_raw(archive)
-        guard archive_read_open_filename(archive, filePath, 1 << 20) == ARCHIVE_OK else { throw failure("cannot open") }
+        inflating = InflatingInput(path: filePath, name: path)
+        let opened = inflating.map { $0.open(archive) } ?? archive_read_open_filename(archive, filePath, 1 << 20)
+        guard opened == ARCHIVE_OK else { throw failure("cannot open") }
         var header: OpaquePointer?
         let status = archive_read_next_header(archive, &header)
         if status == ARCHIVE_EOF {
@@ -69,7 +73,7 @@ public final class PaxTarReader: @unchecked Sendable {
     deinit { archive_read_free(archive) }
 
     /// Whether the tar is compressed.
-    public var isCompressed: Bool { archive_filter_count(archive) > 1 }
+    public var isCompressed: Bool { inflating != nil || archive_filter_count(archive) > 1 }
 
     /// The next entry (skipping what is left of the current one), or nil at the end.
     public func next() throws -> PaxTarEntry? {
@@ -269,6 +273,7 @@ public final class PaxTarReader: @unchecked Sendable {
     }
 
     private func failure(_ what: String) -> StorageError {
+        if let failure = inflating?.failure { return failure }
         let detail = archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
         return StorageError(.unknown, "\(path): \(what): \(detail)")
     }

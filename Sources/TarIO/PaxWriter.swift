@@ -7,12 +7,12 @@ import FerryCore
 
 /// Writes a tar (USTAR headers, a PAX header before an entry that needs one) with any PAX records
 /// the caller gives, such as cocoon's `COCOON.sparse.map`, which libarchive's tar writer cannot
-/// emit. Plain output goes to the descriptor in 1 MiB writes; gzip goes through libarchive.
+/// emit. Plain output goes to the descriptor in 1 MiB writes; gzip goes through ISA-L.
 /// One task uses a writer at a time.
 public final class PaxTarWriter: @unchecked Sendable {
     private let fd: Int32
     private let name: String
-    private var compressor: OpaquePointer?
+    private var compressor: GzipWriter?
     private var pending: [UInt8] = []
     private var remaining: Int64 = 0
     private var padding = 0
@@ -29,29 +29,10 @@ public final class PaxTarWriter: @unchecked Sendable {
         case .none:
             break
         case .gzip:
-            guard let archive = archive_write_new() else { throw StorageError(.unknown, "\(name): out of memory") }
-            compressor = archive
-            archive_write_set_format_raw(archive)
-            archive_write_set_bytes_per_block(archive, 0)
-            archive_write_add_filter_gzip(archive)
-            archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
-            archive_write_set_filter_option(archive, "gzip", "compression-level", "1")
-            guard archive_write_open_fd(archive, fd) == ARCHIVE_OK, let entry = archive_entry_new() else { throw failure("cannot start gzip") }
-            defer { archive_entry_free(entry) }
-            archive_entry_set_filetype(entry, 0o100000)
-            archive_entry_set_pathname(entry, "tar")
-            guard archive_write_header(archive, entry) == ARCHIVE_OK else { throw failure("cannot start gzip") }
+            compressor = GzipWriter(fd: fd, name: name)
         case .zstd, .xz:
             throw StorageError(.unsupported, "\(name): cocoon export tarballs are plain or gzip (name it .tar or .tar.gz)")
         }
-    }
-
-    deinit {
-        guard let compressor else { return }
-        // Freeing an open writer would close it, flushing gzip bytes into a descriptor that the
-        // caller may have closed and reused by now; an unfinished archive is abandoned instead.
-        if !finished { archive_write_fail(compressor) }
-        archive_write_free(compressor)
     }
 
     /// Starts a regular file of `size` bytes, preceded by a PAX header when records are given, the
@@ -101,7 +82,7 @@ public final class PaxTarWriter: @unchecked Sendable {
         guard !finished else { return }
         try emit([UInt8](repeating: 0, count: 1024))
         try flush()
-        if let compressor, archive_write_close(compressor) != ARCHIVE_OK { throw failure("cannot finish") }
+        try compressor?.finish()
         finished = true
     }
 
@@ -128,8 +109,8 @@ public final class PaxTarWriter: @unchecked Sendable {
             while done < raw.count {
                 let n: Int
                 if let compressor {
-                    n = archive_write_data(compressor, raw.baseAddress! + done, raw.count - done)
-                    guard n > 0 else { throw failure("cannot write") }
+                    try compressor.write(UnsafeRawBufferPointer(rebasing: raw[done...]))
+                    n = raw.count - done
                 } else {
                     n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
                     if n < 0, errno == EINTR { continue }
@@ -138,11 +119,6 @@ public final class PaxTarWriter: @unchecked Sendable {
                 done += n
             }
         }
-    }
-
-    private func failure(_ what: String) -> StorageError {
-        let detail = compressor.flatMap { archive_error_string($0) }.map { String(cString: $0) } ?? "unknown error"
-        return StorageError(.unknown, "\(name): \(what): \(detail)")
     }
 
     // MARK: encoding

@@ -9,6 +9,8 @@ public final class TarReader: @unchecked Sendable {
     /// The archive, for messages.
     public let path: String
     private var entry: OpaquePointer?
+    /// A gzip file is inflated by ISA-L and handed to libarchive as a plain tar.
+    private let inflating: InflatingInput?
 
     /// Opens the archive at `path`; messages name it `name` (a location, say), else the path.
     public init(path filePath: String, name: String? = nil, blockSize: Int = 1 << 20) throws {
@@ -18,15 +20,15 @@ public final class TarReader: @unchecked Sendable {
         self.path = path
         archive_read_support_filter_all(archive)
         archive_read_support_format_tar(archive)
-        guard archive_read_open_filename(archive, filePath, blockSize) == ARCHIVE_OK else {
-            throw failure("cannot open")
-        }
+        inflating = InflatingInput(path: filePath, name: path)
+        let opened = inflating.map { $0.open(archive) } ?? archive_read_open_filename(archive, filePath, blockSize)
+        guard opened == ARCHIVE_OK else { throw failure("cannot open") }
     }
 
     deinit { archive_read_free(archive) }
 
     /// Whether the tar stream is compressed (known after the first `next()`).
-    public var isCompressed: Bool { archive_filter_count(archive) > 1 }
+    public var isCompressed: Bool { inflating != nil || archive_filter_count(archive) > 1 }
 
     /// The next entry's header, or nil at the end of the archive.
     public func next() throws -> TarEntry? {
@@ -62,6 +64,7 @@ public final class TarReader: @unchecked Sendable {
     }
 
     private func failure(_ what: String) -> StorageError {
+        if let failure = inflating?.failure { return failure }
         let detail = archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
         return StorageError(.unknown, "\(path): \(what): \(detail)")
     }

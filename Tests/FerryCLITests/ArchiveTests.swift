@@ -241,6 +241,65 @@ import Testing
         try Self.copy(["oci-archive:\(archive):v1", "oci-archive:\(scratch.path("again.tar")):v1"], digest: InteropTests.umociV1)
     }
 
+    /// gzip from other writers, read through ISA-L: `gzip -9`, pigz, Python's gzip, two members
+    /// one after the other (`cat a.gz b.gz`, which gzip reads as one stream), and zero bytes of
+    /// padding after the stream; every digest as in the layout.
+    @Test(arguments: ["gzip-9", "pigz", "python", "two-members", "zero-padded"])
+    func ferryReadsGzipFromOtherWriters(_ writer: String) throws {
+        let scratch = try Scratch()
+        let tar = scratch.path("layout.tar")
+        #expect(try run("tar", ["-C", Self.umoci, "-cf", tar, "."]).status == 0)
+        let archive = scratch.path("layout.tar.gz")
+        let script = switch writer {
+        case "gzip-9": "gzip -9 -c \"$1\" > \"$2\""
+        case "pigz": "pigz -p 2 -c \"$1\" > \"$2\""
+        case "python": "python3 -c 'import gzip, shutil, sys; shutil.copyfileobj(open(sys.argv[1], \"rb\"), gzip.open(sys.argv[2], \"wb\"))' \"$1\" \"$2\""
+        case "two-members": "head -c 100000 \"$1\" | gzip -1 > \"$2\" && tail -c +100001 \"$1\" | gzip -6 >> \"$2\""
+        default: "gzip -c \"$1\" > \"$2\" && head -c 4096 /dev/zero >> \"$2\""
+        }
+        let made = try run("sh", ["-c", script, "sh", tar, archive])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(try run("sh", ["-c", "gzip -dc \"$1\" | cmp - \"$2\"", "sh", archive, tar]).status == 0)
+        #expect(try Self.tags("oci-archive:\(archive)") == ["v1", "v2"])
+        #expect(try ferry("verify", "oci-archive:\(archive)").status == 0)
+        try Self.copy(["oci-archive:\(archive):v2", "oci:\(scratch.path("out")):v2"], digest: InteropTests.umociV2)
+    }
+
+    /// A damaged gzip file is an error, never data: cut short, a byte changed, or gzip's magic
+    /// number in front of something else.
+    @Test(arguments: ["truncated", "changed", "not-gzip"])
+    func damagedGzipIsAnError(_ damage: String) throws {
+        let scratch = try Scratch()
+        let archive = scratch.path("layout.tar.gz")
+        try Self.copy(["oci:\(Self.umoci):v1", "oci-archive:\(archive):v1"], digest: InteropTests.umociV1)
+        var bytes = try #require(FileManager.default.contents(atPath: archive))
+        switch damage {
+        case "truncated": bytes = bytes.prefix(bytes.count * 2 / 3)
+        case "changed": bytes[bytes.count / 2] ^= 0x55
+        default: bytes = Data([0x1f, 0x8b]) + Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) })
+        }
+        try bytes.write(to: URL(fileURLWithPath: archive))
+        let result = try ferry("copy", "--progress", "none", "oci-archive:\(archive):v1", "oci:\(scratch.path("out")):v1")
+        #expect(result.status == 1 && result.errorLines.count == 1, "\(damage): \(result.stderr)")
+        if damage != "changed" { #expect(result.stderr.contains("gzip"), "\(damage): \(result.stderr)") }
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("out")))
+    }
+
+    /// What ferry writes is one standard gzip member, no time in its header: `gzip -t`, Python's
+    /// gzip and tarfile, and GNU tar read it.
+    @Test func ferryWritesGzipThatOthersRead() throws {
+        let scratch = try Scratch()
+        let archive = scratch.path("layout.tar.gz")
+        try Self.copy(["oci:\(Self.umoci):v1", "oci-archive:\(archive):v1"], digest: InteropTests.umociV1)
+        let bytes = try #require(FileManager.default.contents(atPath: archive))
+        #expect(Array(bytes.prefix(3)) == [0x1f, 0x8b, 8] && bytes[4..<8].allSatisfy { $0 == 0 })
+        #expect(try run("gzip", ["-t", archive]).status == 0)
+        let python = try run("python3", ["-c", "import sys, tarfile; print(sorted(m.name for m in tarfile.open(sys.argv[1], 'r:gz')))", archive])
+        #expect(python.status == 0 && python.stdout.contains("index.json") && python.stdout.contains("oci-layout"), "\(python.stderr)")
+        let gnu = try run("tar", ["-tzf", archive])
+        #expect(gnu.status == 0 && gnu.stdout.contains("index.json"))
+    }
+
     @Test func aFileThatIsNotALayoutArchiveIsNotWrittenInto() throws {
         let scratch = try Scratch()
         let text = scratch.path("notes.tar")
